@@ -1,0 +1,188 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Mixing latent sources
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/01_mixing_sources.ipynb)
+#
+# A sparse autoencoder (SAE) tries to recover hidden causes from what we can measure. To judge
+# whether it succeeds we need data whose hidden causes we know. In this notebook you will:
+#
+# - build two **sources**, the ground truth that later notebooks try to recover;
+# - **mix** them with a matrix into the two variables we actually observe;
+# - see that mixing makes independent sources look correlated;
+# - check that the mixing can be undone when the matrix is known (the SAE will not know it);
+# - vary the mixing matrix with an explorer.
+
+# %% [markdown]
+# ## Setup
+#
+# In Colab this cell installs the helper package `sae_helpers` from the repository (Colab's own
+# torch and numpy stay as they are). Anywhere else it does nothing.
+
+# %%
+import sys
+
+REPOSITORY = "https://github.com/sae-notebooks/sae-notebooks"
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY}"], check=True)
+
+# %% [markdown]
+# Imports and versions. Nothing in this notebook is random, so there is no seed to set.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from sae_helpers.data import LECTURE_MIXING, lecture_sources, make_lecture_data
+from sae_helpers.metrics import corr
+from sae_helpers.plots import plot_mixing_overview, plot_signals
+from sae_helpers.widgets import mixing_explorer
+
+print(f"numpy {np.__version__}")
+
+# %% [markdown]
+# ## Two sources we know
+#
+# Time `t` runs over seven periods of a sine wave (0 to 14π) in 3000 samples. Source 1 is a
+# smooth sine wave; source 2 is a square wave three times faster. Both are shifted up by 1 so
+# that they are never negative.
+
+# %%
+n_samples = 3000
+t = np.linspace(0, 14 * np.pi, n_samples)
+source1 = np.sin(t) + 1  # smooth, between 0 and 2
+source2 = np.sign(np.sin(3 * t)) + 1  # switches between 0 and 2
+sources = np.stack([source1, source2], axis=1)
+sources.shape
+
+# %% [markdown]
+# The rows are samples (time points) and the columns are sources. The helper
+# `lecture_sources` builds exactly these arrays; later notebooks use it instead of this cell.
+
+# %%
+assert np.array_equal(sources, lecture_sources(n_samples)[1])
+
+# %% [markdown]
+# The two sources are unrelated: their correlation over the 3000 samples is essentially zero.
+
+# %%
+print(f"r(source 1, source 2) = {corr(sources[:, :1], sources[:, 1:])[0, 0]:.4f}")
+
+# %% [markdown]
+# ## Mixing them
+#
+# We never observe the sources directly, only linear mixtures of them. Row *i* of the mixing
+# matrix is the direction in which source *i* pushes the observed variables:
+# `data = sources @ mixing`.
+
+# %%
+mixing = np.array([[1.0, 0.4], [0.6, 1.0]])
+data = sources @ mixing
+data.shape
+
+# %% [markdown]
+# Written out: variable 1 = 1.0 · source 1 + 0.6 · source 2, and variable 2 =
+# 0.4 · source 1 + 1.0 · source 2. Each observed variable contains both sources, so the two
+# variables are now strongly correlated, although the sources are not.
+
+# %%
+r_sources = corr(sources[:, :1], sources[:, 1:])[0, 0]
+r_data = corr(data[:, :1], data[:, 1:])[0, 0]
+print(f"r between the sources:        {r_sources:.2f}")
+print(f"r between the mixed variables: {r_data:.2f}")
+assert abs(r_sources) < 0.01 and r_data > 0.8
+
+# %% [markdown]
+# Neither observed variable is a clean copy of a source. This table gives |r| between each
+# variable (row) and each source (column): the best copy of source 1 reaches only 0.76.
+
+# %%
+print("            source 1  source 2")
+for i, row in enumerate(np.abs(corr(data, sources))):
+    print(f"variable {i + 1}  {row[0]:8.2f}  {row[1]:8.2f}")
+
+# %% [markdown]
+# ## The picture
+#
+# Top row: the sources and the mixed variables over time. Bottom row: their histograms. Look at
+# the square wave's two spikes (at 0 and 2) and how mixing smears them into a mixture of the
+# sine wave's shape at two offsets.
+
+# %%
+plot_mixing_overview(sources, data)
+plt.show()
+
+# %% [markdown]
+# ## Unmixing with the answer key
+#
+# This mixing matrix is invertible, so knowing it would undo the mixing exactly:
+# `sources = data @ inv(mixing)`. An SAE gets only `data`; the next notebooks ask how close it
+# comes to this answer without the key.
+
+# %%
+recovered = data @ np.linalg.inv(mixing)
+print(f"largest error of the exact unmixing: {np.abs(recovered - sources).max():.1e}")
+assert np.allclose(recovered, sources)
+
+# %% [markdown]
+# The helper `make_lecture_data` bundles all of the above (time, sources, mixing matrix and
+# data) into one object; its default mixing matrix is the one used here.
+
+# %%
+lecture = make_lecture_data()
+assert np.array_equal(lecture.data, data) and np.array_equal(lecture.mixing, LECTURE_MIXING)
+
+# %% [markdown]
+# ## Exploring the mixing
+#
+# How correlated the observed variables become depends on the matrix. Here are three settings:
+# no mixing (the identity), the lecture's matrix, and one that is close to singular, where
+# both variables carry almost the same blend.
+
+# %%
+settings = {
+    "identity": [[1, 0], [0, 1]],
+    "lecture": LECTURE_MIXING,
+    "near-singular": [[1, 0.9], [0.9, 1]],
+}
+fig, axs = plt.subplots(1, 3, figsize=(15, 3), layout="constrained", sharey=True)
+for ax, (name, matrix) in zip(axs, settings.items()):
+    plot_signals(make_lecture_data(mixing=matrix).data, ["Variable 1", "Variable 2"], name, ax=ax)
+plt.show()
+
+# %% [markdown]
+# The closer the two rows of the matrix, the closer the variables get to being one signal:
+# the near-singular mixing still has an inverse, but undoing it amplifies any noise a lot.
+
+# %%
+for name, matrix in settings.items():
+    print(f"{name:>13}: condition number {np.linalg.cond(matrix):5.1f}")
+
+# %% [markdown]
+# Now try it yourself: each slider sets one entry of the mixing matrix and the figure is
+# redrawn when you release it. Find a matrix that makes the mixed variables anti-correlated,
+# and one that makes them identical (what happens to the inverse then?).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+mixing_explorer()
+
+# %% [markdown]
+# ## Recap
+#
+# - Two independent sources (a sine wave and a square wave) are the ground truth.
+# - Mixing them with `[[1, .4], [.6, 1]]` gives two observed variables that correlate at 0.83
+#   and that each follow both sources.
+# - With the mixing matrix in hand, unmixing is one matrix inverse; the SAE must find the
+#   sources without it.
+#
+# Next: [02 · Defining the sparse autoencoder](02_defining_the_sae.ipynb).

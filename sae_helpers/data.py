@@ -1,0 +1,74 @@
+"""Latent sources with known ground truth, their linear mixture, and input checks.
+
+The lecture's toy: two sources over t in [0, 14 pi] (sin(t) + 1, a smooth wave, and
+sign(sin(3t)) + 1, a square wave), mixed by one matrix into two observed variables:
+data = sources @ mixing, so row i of `mixing` is the direction in data space that source i
+writes to. `check_matrix` is the one gate that every public function passes its arrays through.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+LECTURE_MIXING = ((1.0, 0.4), (0.6, 1.0))  # the lecture's mixing matrix, (n_sources, n_features)
+
+
+def check_matrix(x, name="data", n_cols=None):
+    """Return `x` unchanged if it is a non-empty, finite 2-D array or tensor; else ValueError.
+
+    `n_cols`, if given, is the number of columns `x` must have.
+    """
+    if not isinstance(x, (np.ndarray, torch.Tensor)):
+        x = np.asarray(x, dtype=float)
+    shape = tuple(x.shape)
+    if len(shape) != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {shape}")
+    if 0 in shape:
+        raise ValueError(f"{name} is empty: shape {shape}")
+    if n_cols is not None and shape[1] != n_cols:
+        raise ValueError(f"{name} must have {n_cols} columns; got shape {shape}")
+    finite = torch.isfinite(x).all() if isinstance(x, torch.Tensor) else np.isfinite(x).all()
+    if not finite:
+        raise ValueError(f"{name} contains NaN or inf")
+    return x
+
+
+@dataclass(frozen=True)
+class MixedSources:
+    """Ground truth and what we observe of it."""
+
+    t: np.ndarray  # (n_samples,) time axis
+    sources: np.ndarray  # (n_samples, n_sources) the latent sources (ground truth)
+    mixing: np.ndarray  # (n_sources, n_features) row i: the direction source i writes to
+    data: np.ndarray  # (n_samples, n_features) observed variables, sources @ mixing
+
+
+def lecture_sources(n_samples=3000):
+    """The lecture's two sources on t = linspace(0, 14 pi, n_samples).
+
+    Returns (t, sources): shapes (n_samples,) and (n_samples, 2).
+    """
+    if n_samples < 2:
+        raise ValueError(f"n_samples must be at least 2; got {n_samples}")
+    t = np.linspace(0, 14 * np.pi, n_samples)
+    sources = np.stack([np.sin(t) + 1, np.sign(np.sin(3 * t)) + 1], axis=1)
+    return t, sources
+
+
+def mix(sources, mixing):
+    """Observed data = sources @ mixing: (n_samples, n_sources) @ (n_sources, n_features)."""
+    sources = check_matrix(sources, "sources")
+    mixing = check_matrix(mixing, "mixing")
+    if mixing.shape[0] != sources.shape[1]:
+        raise ValueError(
+            f"mixing must have one row per source ({sources.shape[1]}); got shape {mixing.shape}"
+        )
+    return sources @ mixing
+
+
+def make_lecture_data(n_samples=3000, mixing=LECTURE_MIXING):
+    """The lecture's toy: two sources mixed by `mixing` (default [[1, .4], [.6, 1]])."""
+    t, sources = lecture_sources(n_samples)
+    mixing = np.asarray(mixing, dtype=float)
+    return MixedSources(t=t, sources=sources, mixing=mixing, data=mix(sources, mixing))

@@ -1,0 +1,83 @@
+"""Matching the SAE's latents to the ground-truth sources.
+
+For latent j and source i, the match score is the absolute Pearson correlation over samples,
+
+    |r_ji| = |cov(latent_j, source_i)| / (std(latent_j) std(source_i)),
+
+taken as 0 for a constant (dead) latent, which carries no information about any source.
+`match_latents` picks for each source the latent with the highest |r| (the lecture's rule,
+where two sources may claim the same latent) or, with `one_to_one=True`, the assignment of
+distinct latents that maximises the summed |r| (Hungarian algorithm).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from sae_helpers.data import check_matrix
+
+
+def _as_numpy(x, name):
+    x = check_matrix(x, name)
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=float)
+
+
+def _standardise(x):
+    centred = x - x.mean(axis=0)
+    # a constant column is set to exact zeros (its mean can be off by rounding): its r is 0, not NaN
+    centred[:, np.ptp(x, axis=0) == 0] = 0
+    norm = np.linalg.norm(centred, axis=0)
+    return np.divide(centred, norm, out=np.zeros_like(centred), where=norm > 0)
+
+
+def corr(a, b):
+    """Pearson r between every column of `a` and every column of `b`: (n_cols_a, n_cols_b).
+
+    a: (n_samples, n_cols_a); b: (n_samples, n_cols_b), the same samples in the same order.
+    A constant column has r = 0 with everything, itself included.
+    """
+    a, b = _as_numpy(a, "latents"), _as_numpy(b, "sources")
+    if len(a) != len(b):
+        raise ValueError(
+            f"latents and sources must have the same number of samples; got {len(a)} and {len(b)}"
+        )
+    if len(a) < 2:
+        raise ValueError("correlation needs at least 2 samples")
+    return _standardise(a).T @ _standardise(b)
+
+
+def abs_corr(latents, sources):
+    """|r| between every latent and every source: (n_latents, n_sources)."""
+    return np.abs(corr(latents, sources))
+
+
+class Matches(NamedTuple):
+    """One row per source: the latent matched to it and how well it follows the source."""
+
+    latent: np.ndarray  # (n_sources,) index of the matched latent
+    abs_r: np.ndarray  # (n_sources,) |r| between that latent and the source
+
+
+def match_latents(latents, sources, one_to_one=False):
+    """Match each source to a latent by |r|; see the module docstring for the two rules.
+
+    latents: (n_samples, n_latents); sources: (n_samples, n_sources).
+    """
+    r = abs_corr(latents, sources)
+    n_latents, n_sources = r.shape
+    if not one_to_one:
+        best = r.argmax(axis=0)
+        return Matches(latent=best, abs_r=r[best, np.arange(n_sources)])
+    if n_latents < n_sources:
+        raise ValueError(
+            f"one-to-one matching needs at least as many latents as sources; "
+            f"got {n_latents} latents for {n_sources} sources"
+        )
+    rows, cols = linear_sum_assignment(r, maximize=True)
+    latent = np.empty(n_sources, dtype=int)
+    latent[cols] = rows
+    return Matches(latent=latent, abs_r=r[latent, np.arange(n_sources)])

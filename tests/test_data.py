@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+import torch
+
+from sae_helpers.data import LECTURE_MIXING, check_matrix, lecture_sources, make_lecture_data, mix
+
+
+def test_lecture_sources_are_the_lectures_signals():
+    t, sources = lecture_sources(3000)
+    assert t.shape == (3000,) and sources.shape == (3000, 2)
+    assert t[0] == 0 and np.isclose(t[-1], 14 * np.pi)
+    np.testing.assert_allclose(sources[:, 0], np.sin(t) + 1)
+    # the square wave takes 0 and 2, and 1 only where sin(3t) is exactly 0 (t = 0)
+    assert set(np.unique(sources[:, 1])) <= {0.0, 1.0, 2.0}
+    assert (sources[:, 1] == 1).sum() == 1
+
+
+def test_make_lecture_data_mixes_with_the_lecture_matrix():
+    mixed = make_lecture_data()
+    np.testing.assert_array_equal(mixed.mixing, [[1, 0.4], [0.6, 1]])
+    np.testing.assert_allclose(mixed.data, mixed.sources @ np.array(LECTURE_MIXING))
+    # row i of the mixing matrix is what source i adds to the data: a source of 1 adds row i
+    np.testing.assert_allclose(mix(np.array([[1.0, 0.0]]), mixed.mixing), [[1.0, 0.4]])
+
+
+def test_identity_mixing_leaves_sources_unchanged():
+    mixed = make_lecture_data(n_samples=50, mixing=np.eye(2))
+    np.testing.assert_array_equal(mixed.data, mixed.sources)
+
+
+def test_mix_rejects_a_matrix_with_the_wrong_number_of_rows():
+    with pytest.raises(ValueError, match="one row per source"):
+        mix(np.ones((5, 2)), np.ones((3, 2)))
+
+
+def test_too_few_samples_is_an_error():
+    with pytest.raises(ValueError, match="n_samples"):
+        lecture_sources(1)
+
+
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (np.ones(5), "must be 2-D"),
+        (np.ones((2, 2, 2)), "must be 2-D"),
+        (np.ones((0, 2)), "empty"),
+        (np.ones((4, 3)), "must have 2 columns"),
+        (np.array([[1.0, np.nan]]), "NaN or inf"),
+        (torch.tensor([[1.0, float("inf")]]), "NaN or inf"),
+    ],
+)
+def test_check_matrix_names_the_problem(x, message):
+    with pytest.raises(ValueError, match=message):
+        check_matrix(x, "data", n_cols=2)
+
+
+def test_check_matrix_returns_good_input_unchanged():
+    x = torch.ones(3, 2)
+    assert check_matrix(x, n_cols=2) is x
+    assert check_matrix([[1, 2]]).shape == (1, 2)

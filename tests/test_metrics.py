@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+import torch
+
+from sae_helpers import match_latents
+from sae_helpers.metrics import abs_corr, corr
+
+SOURCES = np.random.default_rng(0).normal(size=(200, 2))
+
+
+def test_corr_agrees_with_numpy():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(50, 3)), rng.normal(size=(50, 4))
+    np.testing.assert_allclose(corr(a, b), np.corrcoef(a.T, b.T)[:3, 3:])
+
+
+def test_a_latent_equal_to_a_source_has_r_one_whatever_its_sign_and_scale():
+    rng = np.random.default_rng(2)
+    latents = np.column_stack([rng.normal(size=200), -3 * SOURCES[:, 1] + 5, 2 * SOURCES[:, 0]])
+    matches = match_latents(latents, SOURCES)
+    np.testing.assert_array_equal(matches.latent, [2, 1])
+    np.testing.assert_allclose(matches.abs_r, [1, 1])
+
+
+def test_a_dead_latent_scores_zero_not_nan():
+    latents = np.column_stack([np.full(200, 0.3), SOURCES[:, 0]])
+    r = abs_corr(latents, SOURCES)
+    np.testing.assert_array_equal(r[0], [0, 0])
+    assert np.isfinite(r).all()
+
+
+def test_matching_follows_a_permutation_of_the_latents():
+    rng = np.random.default_rng(3)
+    latents = SOURCES @ rng.normal(size=(2, 6)) + 0.1 * rng.normal(size=(200, 6))
+    permutation = rng.permutation(6)
+    before = match_latents(latents, SOURCES, one_to_one=True)
+    after = match_latents(latents[:, permutation], SOURCES, one_to_one=True)
+    np.testing.assert_array_equal(permutation[after.latent], before.latent)
+    np.testing.assert_allclose(after.abs_r, before.abs_r)
+
+
+def test_one_to_one_matching_gives_each_source_its_own_latent():
+    # latent 0 follows both sources (their sum, |r| ~ 0.7 with each); latent 1 follows
+    # source 2 only, through noise (|r| ~ 0.6)
+    rng = np.random.default_rng(4)
+    sources = SOURCES
+    latents = np.column_stack([sources.sum(axis=1), sources[:, 1] + 1.2 * rng.normal(size=200)])
+    greedy = match_latents(latents, sources)
+    assert greedy.latent[0] == greedy.latent[1] == 0, "the lecture's rule lets both claim latent 0"
+    unique = match_latents(latents, sources, one_to_one=True)
+    np.testing.assert_array_equal(unique.latent, [0, 1])
+    assert unique.abs_r.sum() <= greedy.abs_r.sum()
+
+
+def test_tensors_with_gradients_are_accepted():
+    latents = torch.tensor(SOURCES, requires_grad=True)
+    np.testing.assert_allclose(match_latents(latents, SOURCES).abs_r, [1, 1])
+
+
+@pytest.mark.parametrize(
+    "latents, sources, kwargs, message",
+    [
+        (np.ones((5, 3)), np.ones((6, 2)), {}, "same number of samples"),
+        (np.ones((1, 3)), np.ones((1, 2)), {}, "at least 2 samples"),
+        (np.ones((5, 1)), np.ones((5, 2)), {"one_to_one": True}, "at least as many latents"),
+        (np.full((5, 3), np.nan), np.ones((5, 2)), {}, "latents contains NaN"),
+        (np.ones(5), np.ones((5, 2)), {}, "latents must be 2-D"),
+    ],
+)
+def test_bad_input_is_named(latents, sources, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        match_latents(latents, sources, **kwargs)

@@ -1,0 +1,115 @@
+"""The notebooks as files: each .py source has an executed .ipynb twin with the same cells,
+the Colab setup is the same everywhere and installs only the helpers, links resolve.
+(nbval, run by `make test`, re-executes the twins and compares their outputs.)"""
+
+import re
+import subprocess
+import sys
+import tomllib
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nbtools import read_source
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+REPOSITORY = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+GITHUB_PATH = REPOSITORY.removeprefix("https://github.com/")
+MAX_BYTES = 500_000
+by_name = pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+
+
+def twin(source):
+    return nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+
+
+def code_cells(nb):
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def test_the_core_sequence_is_there():
+    assert [p.stem for p in SOURCES][:4] == [
+        "01_mixing_sources", "02_defining_the_sae", "03_training", "04_inspection"]
+
+
+@by_name
+def test_twin_has_the_same_cells_and_tags(source):
+    def cells(nb):
+        return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+
+    assert cells(twin(source)) == cells(read_source(source)), (
+        f"{source.name} and its .ipynb differ: run `make sync NB=notebooks/{source.name}`")
+
+
+@by_name
+def test_twin_was_executed_top_to_bottom_without_errors(source):
+    nb = twin(source)
+    counts = [cell.execution_count for cell in code_cells(nb)]
+    assert counts == list(range(1, len(counts) + 1)), f"{source.stem}.ipynb: re-run `make sync`"
+    outputs = [out for cell in code_cells(nb) for out in cell.outputs]
+    assert not [out for out in outputs if out.output_type == "error"]
+    assert "widgets" not in nb.metadata, "widget state churns on every run; nbtools strips it"
+
+
+@by_name
+def test_twin_is_small(source):
+    assert source.with_suffix(".ipynb").stat().st_size <= MAX_BYTES
+
+
+@by_name
+def test_only_progress_bars_and_explorers_skip_output_checks(source):
+    for cell in code_cells(read_source(source)):
+        if "NBVAL_IGNORE_OUTPUT" in cell.source or "nbval-ignore-output" in cell.metadata.get("tags", []):
+            assert "trange(" in cell.source or "_explorer(" in cell.source, cell.source
+
+
+@by_name
+def test_setup_cell_is_the_same_everywhere_and_names_the_repository(source):
+    setup = code_cells(read_source(source))[0].source
+    assert setup == code_cells(read_source(SOURCES[0]))[0].source
+    assert f'REPOSITORY = "{REPOSITORY}"' in setup, "the URL must match pyproject.toml's Repository"
+
+
+@by_name
+def test_colab_badge_opens_this_notebook(source):
+    badge = (f"https://colab.research.google.com/github/{GITHUB_PATH}/blob/main/notebooks/"
+             f"{source.stem}.ipynb")
+    assert badge in read_source(source).cells[0].source
+
+
+@by_name
+def test_links_to_other_notebooks_resolve(source):
+    text = "\n".join(c.source for c in read_source(source).cells if c.cell_type == "markdown")
+    links = re.findall(r"\]\((\d\d_\w+\.ipynb)\)", text)
+    assert links, "every notebook ends with a link to the next one"
+    for link in links:
+        assert (source.parent / link).exists(), link
+
+
+def run_setup_cell(monkeypatch, in_colab):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda args, **kwargs: calls.append(args))
+    if in_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    exec(code_cells(read_source(SOURCES[0]))[0].source, {})
+    return calls
+
+
+def test_setup_cell_in_colab_installs_only_the_helper_package(monkeypatch):
+    (call,) = run_setup_cell(monkeypatch, in_colab=True)
+    assert call == [sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY}"]
+
+
+def test_setup_cell_outside_colab_does_nothing(monkeypatch):
+    assert run_setup_cell(monkeypatch, in_colab=False) == []
+
+
+def test_readme_lists_every_notebook_with_its_badge():
+    readme = (ROOT / "README.md").read_text()
+    for source in SOURCES:
+        assert f"notebooks/{source.stem}.ipynb" in readme
+        assert (f"https://colab.research.google.com/github/{GITHUB_PATH}/blob/main/notebooks/"
+                f"{source.stem}.ipynb") in readme

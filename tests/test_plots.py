@@ -1,0 +1,76 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from sae_helpers.data import make_lecture_data
+from sae_helpers.plots import (
+    plot_histograms,
+    plot_latent_corr,
+    plot_loss_components,
+    plot_loss_curves,
+    plot_losses,
+    plot_mixing_overview,
+    plot_signals,
+)
+from sae_helpers.train import History
+
+MIXED = make_lecture_data(n_samples=300)
+HISTORY = History(mse=np.linspace(3, 0.1, 50), penalty=np.linspace(0.3, 0.2, 50), penalty_name="l1")
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda ax: plot_signals(MIXED.sources, ["a", "b"], "sources", ax=ax),
+        lambda ax: plot_histograms(MIXED.data, ["a", "b"], "data", ax=ax),
+        lambda ax: plot_loss_components(HISTORY, ax=ax),
+        lambda ax: plot_loss_curves({"run": HISTORY}, which="mse", ax=ax),
+        lambda ax: plot_latent_corr(MIXED.data, ax=ax),
+    ],
+)
+def test_one_thing_plots_draw_on_the_given_axes(draw):
+    fig, ax = plt.subplots()
+    assert draw(ax) is fig
+    assert ax.has_data()
+
+
+def test_one_thing_plots_make_their_own_figure_without_axes():
+    assert isinstance(plot_signals(MIXED.sources, ["a", "b"], "sources"), Figure)
+    assert isinstance(plot_loss_curves({"run": HISTORY}), Figure)
+
+
+def test_signal_title_reports_the_correlation():
+    fig = plot_signals(MIXED.data, ["a", "b"], "Mixed")
+    r = np.corrcoef(MIXED.data.T)[0, 1]
+    assert fig.axes[0].get_title() == f"Mixed (r = {r:.2f})"
+    # a correlation that rounds to zero is printed as 0.00, never -0.00
+    anti = np.column_stack([np.ones(4) * [1, -1, 1, -1], [1, 1, -1, -0.9999]])
+    assert "(r = 0.00)" in plot_signals(anti, ["a", "b"], "t").axes[0].get_title()
+
+
+def test_histograms_are_densities_or_counts():
+    fig = plot_histograms(MIXED.sources, ["a"], "h", density=False, bins=10)
+    counts = fig.axes[0].lines[0].get_ydata()
+    assert counts.sum() == len(MIXED.sources)
+
+
+def test_loss_curves_plot_the_requested_quantity():
+    fig = plot_loss_curves({"run": HISTORY}, which="penalty", every=10)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), HISTORY.penalty[::10])
+
+
+def test_composed_figures_have_the_lectures_panels():
+    assert len(plot_mixing_overview(MIXED.sources, MIXED.data).axes) == 4
+    fig = plot_losses(HISTORY)
+    assert len(fig.axes) == 3  # components (with a twin y-axis) and total
+    assert fig.axes[0].get_ylabel() == "L1 penalty"
+
+
+def test_latent_correlation_image_spans_minus_one_to_one():
+    latents = np.column_stack([MIXED.data, -MIXED.data[:, 0], np.zeros(300)])
+    fig = plot_latent_corr(latents)
+    image = fig.axes[0].images[0]
+    assert image.get_clim() == (-1, 1)
+    values = image.get_array()
+    assert values[0, 2] == pytest.approx(-1) and (values[3] == 0).all()

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from sae_helpers.data import make_lecture_data
+from sae_helpers.train import History
+from sae_helpers.widgets import mixing_explorer, training_explorer
+
+
+def control(explorer, description):
+    return next(w for w in explorer.children if getattr(w, "description", None) == description)
+
+
+def test_mixing_explorer_starts_at_the_lecture_matrix_and_follows_its_sliders():
+    explorer = mixing_explorer()
+    np.testing.assert_array_equal(explorer.result.mixing, [[1, 0.4], [0.6, 1]])
+    control(explorer, "a12").value = 0.0
+    control(explorer, "a21").value = 0.0
+    np.testing.assert_array_equal(explorer.result.mixing, np.eye(2))
+    np.testing.assert_array_equal(explorer.result.data, explorer.result.sources)
+
+
+def test_mixing_explorer_sliders_do_not_redraw_while_dragging():
+    assert all(not w.continuous_update for w in mixing_explorer().children if hasattr(w, "continuous_update"))
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    return training_explorer(make_lecture_data(n_samples=200).data, n_epochs=5)
+
+
+def test_training_explorer_trains_on_start(explorer):
+    assert isinstance(explorer.result, History)
+    assert explorer.result.penalty_name == "l1" and len(explorer.result.mse) == 5
+
+
+def test_training_explorer_retrains_with_the_chosen_penalty(explorer):
+    control(explorer, "penalty").value = "decorrelation"
+    assert explorer.result.penalty_name == "decorrelation"
+
+
+def test_training_explorer_retrains_with_the_chosen_weight(explorer):
+    control(explorer, "penalty").value = "l1"
+    before = explorer.result.penalty[0]
+    control(explorer, "sparsity").value = 10.0
+    # same seed, so the first epoch's latents are the same: the penalty scales with the weight
+    assert explorer.result.penalty[0] == pytest.approx(10 * before, rel=1e-5)
+
+
+def test_training_explorer_retrains_with_the_chosen_width(explorer):
+    before = explorer.result.mse[0]
+    control(explorer, "latents").value = 3
+    assert explorer.result.mse[0] != before
