@@ -3,13 +3,14 @@
 # make lab   open the notebooks in JupyterLab
 # make sync  after editing notebooks/NN_topic.py: rewrite and re-execute its .ipynb twin
 #            (all notebooks, or one: make sync NB=notebooks/03_training.py)
+# make bench print the benchmark table, also written to build/benchmarks.json
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NB ?= $(wildcard notebooks/[0-9]*.py)
 
-.PHONY: install run test lab sync clean
+.PHONY: install run test lab sync bench clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +32,9 @@ lab: install
 
 sync: install
 	$(BIN)/python tests/nbtools.py sync $(NB)
+
+bench: install
+	$(BIN)/python benchmarks/run.py --json build/benchmarks.json
 
 clean:
 	rm -rf build

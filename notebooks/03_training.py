@@ -47,9 +47,9 @@ from tqdm.auto import trange
 
 from sae_helpers import SparseAutoencoder, train_sae
 from sae_helpers.data import make_lecture_data
-from sae_helpers.metrics import corr
+from sae_helpers.metrics import corr, fvu
+from sae_helpers.model import SAEBatch
 from sae_helpers.plots import plot_loss_curves, plot_losses
-from sae_helpers.train import History
 from sae_helpers.widgets import training_explorer
 
 torch.manual_seed(0)
@@ -121,22 +121,21 @@ for epoch in range(0, n_epochs, 47):
 # score the same architecture before training (same seed, so the same initial weights).
 
 # %%
-def fvu(sae):
-    x_recon = sae(X).x_recon.detach().numpy()
-    return ((lecture.data - x_recon) ** 2).sum() / ((lecture.data - lecture.data.mean(axis=0)) ** 2).sum()
-
-
 torch.manual_seed(0)
 untrained = SparseAutoencoder(2, num_latents)
-print(f"FVU trained:   {fvu(model):.3f}")
-print(f"FVU untrained: {fvu(untrained):.3f}")
-assert fvu(model) < 0.05 < 1 < fvu(untrained)
+with torch.no_grad():
+    fvu_trained, fvu_untrained = fvu(lecture.data, model(X).x_recon), fvu(lecture.data, untrained(X).x_recon)
+print(f"FVU trained:   {fvu_trained:.3f}")
+print(f"FVU untrained: {fvu_untrained:.3f}")
+assert fvu_trained < 0.05 < 1 < fvu_untrained
 
 # %% [markdown]
 # ## The same loop, from `sae_helpers`
 #
-# `train_sae` is this loop in a function: same model, data and settings give the same losses,
-# returned as a `History` (per-epoch `mse` and `penalty`). Later notebooks call it.
+# `train_sae` is this loop in a function, returning a `History` (per-epoch `mse` and
+# `penalty`); later notebooks call it. Same model, data and settings give the same losses up to
+# float rounding: its Adam update is fused into one kernel, which rounds the last digits
+# differently.
 
 # %%
 torch.manual_seed(0)
@@ -144,8 +143,8 @@ helper_model = SparseAutoencoder(2, num_latents, sparsity_weight=1.0)
 history = train_sae(helper_model, lecture.data, n_epochs=n_epochs, lr=lr, penalty="l1", progress=False)
 
 difference = max(np.abs(history.mse - losses[:, 0]).max(), np.abs(history.penalty - losses[:, 1]).max())
-print(f"largest difference from the loop above: {difference}")
-assert difference < 1e-6
+print(f"largest difference from the loop above: {difference:.0e}")
+assert difference < 1e-4
 
 # %% [markdown]
 # ## The loss figure
@@ -163,70 +162,84 @@ plt.show()
 #
 # The lecture's model has a second penalty that it keeps "for the next demo": the summed squared
 # covariances between latents. Instead of making latents small, it asks them to vary
-# independently. Same seed, settings and data; only the penalty changes.
+# independently. To see what holds beyond one lucky seed, we train 5 seeds with each penalty.
+# An `SAEBatch` trains them side by side as one tensor program, about twice as fast here as one
+# after the other; instance *i* starts from the weights `SparseAutoencoder` gets with seed *i*.
 
 # %%
-torch.manual_seed(0)
-decorrelated = SparseAutoencoder(2, num_latents, sparsity_weight=1.0)
-history_decorrelation = train_sae(decorrelated, lecture.data, n_epochs=n_epochs, lr=lr,
-                                  penalty="decorrelation", progress=False)
+seeds = list(range(5))
+batches, batch_histories = {}, {}
+for penalty in ["l1", "decorrelation"]:
+    batches[penalty] = SAEBatch(2, num_latents, seeds=seeds, sparsity_weight=1.0)
+    batch_histories[penalty] = train_sae(batches[penalty], lecture.data, n_epochs=n_epochs, lr=lr,
+                                         penalty=penalty, progress=False)
+batch_histories["l1"].mse.shape
 
 # %% [markdown]
-# The two penalties are on different scales, so compare what matters in both runs: the
-# reconstruction error (MSE) per epoch.
+# Each history now has one column per seed. Seed 0 of the L1 batch is the model trained above:
 
 # %%
-plot_loss_curves({"L1": history, "decorrelation": history_decorrelation}, which="mse")
+assert np.allclose(batch_histories["l1"].instance(0).mse, history.mse, atol=1e-4)
+
+# %% [markdown]
+# The two penalties are on different scales, so compare what matters in both: the
+# reconstruction error (MSE) per epoch, here for seed 0.
+
+# %%
+plot_loss_curves({"L1": batch_histories["l1"].instance(0),
+                  "decorrelation": batch_histories["decorrelation"].instance(0)}, which="mse")
 plt.show()
 
 # %% [markdown]
-# Three numbers per model: reconstruction (FVU), how large the latents are (mean |latent|) and
-# how much they move together (mean |r| between two different latents).
+# Three numbers per trained model: reconstruction (FVU), how large the latents are
+# (mean |latent|) and how much they move together (mean |r| between two different latents).
 
 # %%
-def latent_summary(sae):
-    latents = sae.encode(X).detach().numpy()
-    r = corr(latents, latents)
-    off_diagonal = np.abs(r[~np.eye(num_latents, dtype=bool)])
-    return fvu(sae), np.abs(latents).mean(), off_diagonal.mean()
+def summarise(batch):
+    """(FVU, mean |latent|, mean |r| between different latents), one row per instance."""
+    with torch.no_grad():
+        x_recon, latents = batch(X)
+    off_diagonal = ~np.eye(num_latents, dtype=bool)
+    r_between = [np.abs(corr(f, f)[off_diagonal]).mean() for f in latents.numpy()]
+    return np.column_stack([fvu(lecture.data, x_recon), latents.abs().mean(dim=(1, 2)), r_between])
 
 
-summaries = {"L1": latent_summary(model), "decorrelation": latent_summary(decorrelated)}
-print("penalty          FVU   mean |latent|   mean |r| between latents")
-for name, (fvu_value, size, r_mean) in summaries.items():
-    print(f"{name:13} {fvu_value:6.3f}   {size:13.3f}   {r_mean:24.3f}")
+summaries = {penalty: summarise(batch) for penalty, batch in batches.items()}
+print("seed  penalty          FVU   mean |latent|   mean |r| between latents")
+for seed in seeds:
+    for penalty, rows in summaries.items():
+        fvu_value, size, r_mean = rows[seed]
+        print(f"{seed:4}  {penalty:13} {fvu_value:6.3f}   {size:13.3f}   {r_mean:24.3f}")
 
 # %% [markdown]
-# What the numbers say (checked below, and across seeds 0 to 3 when this notebook was written):
-# the decorrelation penalty reconstructs worse (its FVU is several times higher) and gives
-# slightly less correlated latents. It also makes the latents *smaller* than the L1 penalty
-# does: shrinking every latent shrinks every covariance, so part of what it does is an L1
-# penalty in disguise.
+# What holds for every seed (the `assert` below checks it): the decorrelation penalty
+# reconstructs worse (FVU several times higher) and gives slightly less correlated latents. It
+# also makes the latents *smaller* than the L1 penalty does: shrinking every latent shrinks every
+# covariance, so part of what it does is an L1 penalty in disguise.
 
 # %%
-(fvu_l1, size_l1, r_l1), (fvu_dec, size_dec, r_dec) = summaries.values()
-assert fvu_dec > 2 * fvu_l1 and size_dec < size_l1 and r_dec < r_l1
+l1_rows, decorrelation_rows = summaries["l1"], summaries["decorrelation"]
+assert (decorrelation_rows[:, 0] > 2 * l1_rows[:, 0]).all()
+assert (decorrelation_rows[:, 1] < l1_rows[:, 1]).all()
+assert (decorrelation_rows[:, 2] < l1_rows[:, 2]).all()
 
 # %% [markdown]
 # ## Exploring the sparsity weight
 #
 # The sparsity weight sets the trade-off: a larger weight buys smaller latents with a worse
-# reconstruction. Here are three weights, trained the same way. Left, the MSE on a log axis;
-# right, the weighted penalty that was added to it.
+# reconstruction. One `SAEBatch` trains three weights from the same seed-0 start. Left, the MSE
+# on a log axis; right, the weighted penalty that was added to it.
 
 # %%
-runs = {1.0: history}  # sparsity weight -> History; weight 1 was trained above
-for weight in [0.1, 3.0]:
-    torch.manual_seed(0)
-    sae = SparseAutoencoder(2, num_latents, sparsity_weight=weight)
-    runs[weight] = train_sae(sae, lecture.data, n_epochs=n_epochs, lr=lr, progress=False)
-runs = dict(sorted(runs.items()))
+weights = [0.1, 1.0, 3.0]
+sweep = SAEBatch(2, num_latents, seeds=[0, 0, 0], sparsity_weight=weights)
+sweep_history = train_sae(sweep, lecture.data, n_epochs=n_epochs, lr=lr, progress=False)
+runs = {f"weight {weight:g}": sweep_history.instance(i) for i, weight in enumerate(weights)}
 
-labelled = {f"weight {weight:g}": run for weight, run in runs.items()}
 fig, axs = plt.subplots(1, 2, figsize=(12, 3.5), layout="constrained")
-plot_loss_curves(labelled, which="mse", ax=axs[0])
+plot_loss_curves(runs, which="mse", ax=axs[0])
 axs[0].set_yscale("log")  # the runs differ by less than the initial drop: a log axis shows both
-plot_loss_curves(labelled, which="penalty", ax=axs[1])
+plot_loss_curves(runs, which="penalty", ax=axs[1])
 plt.show()
 
 # %% [markdown]
@@ -234,9 +247,9 @@ plt.show()
 # divided by its weight) shrinks.
 
 # %%
-final_mse = [run.mse[-1] for run in runs.values()]
-final_size = [run.penalty[-1] / weight for weight, run in runs.items()]
-for weight, mse_value, size in zip(runs, final_mse, final_size):
+final_mse = list(sweep_history.mse[-1])
+final_size = list(sweep_history.penalty[-1] / weights)
+for weight, mse_value, size in zip(weights, final_mse, final_size):
     print(f"weight {weight:3g}:  MSE {mse_value:.4f}   mean |latent| {size:.4f}")
 assert final_mse == sorted(final_mse) and final_size == sorted(final_size, reverse=True)
 
@@ -255,8 +268,10 @@ training_explorer(lecture.data, n_epochs=n_epochs)
 # - Training minimises MSE + penalty. With the lecture's settings the trained SAE leaves about
 #   4% of the variance unexplained; the same model untrained does worse than predicting the mean.
 # - `sae_helpers.train_sae` is the loop of this notebook, with the same numbers out.
-# - The decorrelation penalty costs reconstruction and mostly shrinks the latents.
+# - The decorrelation penalty costs reconstruction and mostly shrinks the latents, for every
+#   one of 5 seeds.
 # - The sparsity weight trades reconstruction against latent size.
+# - `SAEBatch` trains many SAEs (seeds, weights, widths) side by side as one tensor program.
 #
 # A good reconstruction says nothing yet about *what* the latents represent. Next:
 # [04 · Inspecting what the SAE learned](04_inspection.ipynb).

@@ -8,6 +8,12 @@ taken as 0 for a constant (dead) latent, which carries no information about any 
 `match_latents` picks for each source the latent with the highest |r| (the lecture's rule,
 where two sources may claim the same latent) or, with `one_to_one=True`, the assignment of
 distinct latents that maximises the summed |r| (Hungarian algorithm).
+
+Reconstruction is scored by the fraction of variance unexplained,
+
+    FVU = sum (x - x_recon)^2 / sum (x - mean(x))^2,
+
+0 for a perfect reconstruction and 1 for always predicting the mean of each feature.
 """
 
 from typing import NamedTuple
@@ -81,3 +87,13 @@ def match_latents(latents, sources, one_to_one=False):
     latent = np.empty(n_sources, dtype=int)
     latent[cols] = rows
     return Matches(latent=latent, abs_r=r[latent, np.arange(n_sources)])
+
+
+def fvu(data, x_recon):
+    """Fraction of variance unexplained: data (n_samples, n_features) against x_recon of the
+    same shape, or (n_instances, n_samples, n_features) for an SAEBatch (one FVU each)."""
+    data = _as_numpy(data, "data")
+    x_recon = x_recon.detach().cpu().numpy() if isinstance(x_recon, torch.Tensor) else np.asarray(x_recon)
+    if x_recon.shape[-2:] != data.shape:
+        raise ValueError(f"x_recon must end in the data's shape {data.shape}; got {x_recon.shape}")
+    return ((x_recon - data) ** 2).sum(axis=(-2, -1)) / ((data - data.mean(axis=0)) ** 2).sum()

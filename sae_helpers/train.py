@@ -4,6 +4,11 @@ The loss is reconstruction MSE plus the model's penalty ("l1": `model.sparsity_l
 "decorrelation": `model.decorrelation_loss`), optimised with Adam. The default is the
 lecture's full-batch training (every epoch is one step on all samples); `batch_size` switches
 to shuffled minibatches, whose order `seed` fixes.
+
+The same loop trains a `SparseAutoencoder` or an `SAEBatch`: for a batch, the MSE and the
+penalty are vectors with one entry per instance, and their sum is minimised, which gives every
+instance the gradient it would get alone. Losses are logged on the device and checked for
+divergence every `CHECK_EVERY` epochs, so the loop never waits for the device in between.
 """
 
 import math
@@ -11,26 +16,44 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import trange
 
 from sae_helpers.data import check_matrix
 
 PENALTIES = ("l1", "decorrelation")
+CHECK_EVERY = 50  # epochs between divergence checks (and progress-bar loss updates)
 
 
 @dataclass(frozen=True)
 class History:
-    """Per-epoch losses of one training run (means over the epoch's batches)."""
+    """Per-epoch losses of one training run, means over the epoch's samples.
 
-    mse: np.ndarray  # (n_epochs,) reconstruction loss, mean squared error
-    penalty: np.ndarray  # (n_epochs,) the weighted penalty that was added to the MSE
+    Shapes are (n_epochs,) for one SAE and (n_epochs, n_instances) for an SAEBatch.
+    """
+
+    mse: np.ndarray  # reconstruction loss, mean squared error
+    penalty: np.ndarray  # the weighted penalty that was added to the MSE
     penalty_name: str  # "l1" or "decorrelation"
 
     @property
     def total(self):
-        """(n_epochs,) the loss that was minimised: mse + penalty."""
+        """The loss that was minimised: mse + penalty."""
         return self.mse + self.penalty
+
+    def instance(self, i):
+        """The History of instance i of an SAEBatch run: arrays of shape (n_epochs,)."""
+        return History(mse=self.mse[:, i], penalty=self.penalty[:, i], penalty_name=self.penalty_name)
+
+
+def pick_device(device="auto"):
+    """"auto": CUDA if available, then Apple's MPS, then the CPU; anything else as given."""
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
 
 
 def _penalty_fn(model, penalty):
@@ -41,11 +64,24 @@ def _penalty_fn(model, penalty):
     raise ValueError(f"unknown penalty {penalty!r}; choose one of {PENALTIES}")
 
 
-def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None, seed=0,
-              progress=True):
-    """Train `model` on `data` (n_samples, input_dim) in place; return its History.
+def _check_finite(log, first_epoch, lr):
+    """Raise if any epoch of log[first_epoch:] has a non-finite loss."""
+    bad = ~torch.isfinite(log[first_epoch:]).reshape(len(log) - first_epoch, -1).all(dim=1)
+    if bad.any():
+        epoch = first_epoch + int(bad.nonzero()[0]) + 1
+        raise FloatingPointError(
+            f"training diverged at epoch {epoch}: the loss is no longer finite; "
+            f"try a smaller lr (now {lr}) or sparsity_weight"
+        )
 
-    Raises ValueError for bad data or settings, FloatingPointError if the loss diverges.
+
+def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None, seed=0,
+              device=None, progress=True):
+    """Train `model` (SparseAutoencoder or SAEBatch) on `data` (n_samples, input_dim) in place.
+
+    `device`: None keeps the model where it is; "auto" picks one (see `pick_device`).
+    Returns a History. Raises ValueError for bad data or settings, FloatingPointError if the
+    loss diverges.
     """
     penalty_fn = _penalty_fn(model, penalty)
     data = check_matrix(data, "data", n_cols=model.input_dim)
@@ -61,34 +97,38 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
     if penalty == "decorrelation" and min(batch_size, n_samples) < 2:
         raise ValueError("the decorrelation penalty needs batches of at least 2 samples")
 
+    if device is not None:
+        model.to(pick_device(device))
     device = next(model.parameters()).device
     x = torch.as_tensor(data, dtype=torch.float32, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    # fused: one kernel updates all parameters (same maths as the default Adam)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
     shuffle = torch.Generator().manual_seed(seed)
-    mse_log, penalty_log = np.zeros(n_epochs), np.zeros(n_epochs)
+    n_batches = math.ceil(n_samples / batch_size)
+    log = None  # (n_epochs, 2, *loss shape): mse and penalty, filled on the device
 
     bar = trange(n_epochs, desc=f"training ({penalty})", disable=not progress)
     for epoch in bar:
         # full batch keeps the lecture's sample order; minibatches are reshuffled every epoch
-        order = torch.randperm(n_samples, generator=shuffle) if batch_size < n_samples else None
+        order = torch.randperm(n_samples, generator=shuffle).to(device) if n_batches > 1 else None
         for start in range(0, n_samples, batch_size):
-            batch = x if order is None else x[order[start:start + batch_size].to(device)]
+            batch = x if order is None else x[order[start:start + batch_size]]
             x_recon, latents = model(batch)
-            mse = F.mse_loss(x_recon, batch)
+            mse = ((x_recon - batch) ** 2).mean(dim=(-2, -1))  # () or (n_instances,)
             pen = penalty_fn(latents)
-            loss = mse + pen
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"training diverged at epoch {epoch + 1}: loss is {loss.item()}; "
-                    f"try a smaller lr (now {lr}) or sparsity_weight "
-                    f"(now {model.sparsity_weight})"
-                )
+            loss = (mse + pen).sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            share = len(batch) / n_samples
-            mse_log[epoch] += mse.item() * share
-            penalty_log[epoch] += pen.item() * share
-        bar.set_postfix(mse=f"{mse_log[epoch]:.4f}", penalty=f"{penalty_log[epoch]:.4f}",
-                        refresh=False)
-    return History(mse=mse_log, penalty=penalty_log, penalty_name=penalty)
+
+            losses = torch.stack([mse, pen]).detach() * (len(batch) / n_samples)
+            if log is None:
+                log = torch.zeros((n_epochs, *losses.shape), device=device)
+            log[epoch] += losses
+        if (epoch + 1) % CHECK_EVERY == 0 or epoch + 1 == n_epochs:
+            _check_finite(log[: epoch + 1], epoch - epoch % CHECK_EVERY, lr)
+            if progress:
+                mse_now, pen_now = log[epoch].reshape(2, -1).mean(dim=1).tolist()
+                bar.set_postfix(mse=f"{mse_now:.4f}", penalty=f"{pen_now:.4f}")
+    log = log.cpu().numpy().astype(np.float64)
+    return History(mse=log[:, 0], penalty=log[:, 1], penalty_name=penalty)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from sae_helpers import match_latents
-from sae_helpers.metrics import abs_corr, corr
+from sae_helpers.metrics import abs_corr, corr, fvu
 
 SOURCES = np.random.default_rng(0).normal(size=(200, 2))
 
@@ -70,3 +70,22 @@ def test_tensors_with_gradients_are_accepted():
 def test_bad_input_is_named(latents, sources, kwargs, message):
     with pytest.raises(ValueError, match=message):
         match_latents(latents, sources, **kwargs)
+
+
+def test_fvu_is_zero_for_perfect_and_one_for_the_mean():
+    data = np.random.default_rng(5).normal(size=(40, 3))
+    assert fvu(data, data) == 0
+    assert fvu(data, np.broadcast_to(data.mean(axis=0), data.shape)) == pytest.approx(1)
+    # by hand: one feature, values 0 and 2 (mean 1, total sum of squares 2), both predicted as 0
+    assert fvu(np.array([[0.0], [2.0]]), np.zeros((2, 1))) == pytest.approx(4 / 2)
+
+
+def test_fvu_per_instance_of_a_batch():
+    data = np.random.default_rng(6).normal(size=(40, 2))
+    stacked = torch.tensor(np.stack([data, np.zeros_like(data)]))
+    np.testing.assert_allclose(fvu(data, stacked), [0, fvu(data, np.zeros_like(data))])
+
+
+def test_fvu_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="x_recon must end in the data's shape"):
+        fvu(np.ones((4, 2)), np.ones((4, 3)))

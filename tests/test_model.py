@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 
 from sae_helpers import SparseAutoencoder
+from sae_helpers.model import SAEBatch
 
 NOTEBOOK_02 = Path(__file__).resolve().parents[1] / "notebooks" / "02_defining_the_sae.py"
 
@@ -112,3 +113,63 @@ def test_bad_settings_are_named(args, message):
 def test_wrong_input_shape_is_named(shape):
     with pytest.raises(ValueError, match=r"shape \(n_samples, 2\)"):
         SparseAutoencoder(2, 4)(torch.randn(shape))
+
+
+def test_batch_instances_start_as_the_seeded_single_models():
+    batch = SAEBatch(2, [20, 5], seeds=[3, 4], sparsity_weight=[1.0, 0.5])
+    x = torch.randn(30, 2)
+    out = batch(x)
+    assert out.x_recon.shape == (2, 30, 2) and out.latents.shape == (2, 30, 20)
+    for i, (seed, width) in enumerate([(3, 20), (4, 5)]):
+        torch.manual_seed(seed)
+        single = SparseAutoencoder(2, width)
+        x_recon, latents = single(x)
+        torch.testing.assert_close(out.x_recon[i], x_recon)
+        torch.testing.assert_close(out.latents[i, :, :width], latents)
+    assert (out.latents[1, :, 5:] == 0).all(), "padding latents of a narrower instance stay at zero"
+
+
+def test_batch_penalties_are_per_instance_and_match_the_single_model():
+    batch = SAEBatch(2, [20, 5], seeds=[3, 4], sparsity_weight=[1.0, 0.5])
+    latents = batch.encode(torch.randn(30, 2))
+    for i in range(2):
+        single = batch.instance(i)
+        own = latents[i, :, : single.hidden_dim]
+        torch.testing.assert_close(batch.sparsity_loss(latents)[i], single.sparsity_loss(own))
+        torch.testing.assert_close(batch.decorrelation_loss(latents)[i], single.decorrelation_loss(own))
+
+
+def test_batch_does_not_touch_the_callers_random_state():
+    torch.manual_seed(0)
+    expected = torch.rand(1)
+    torch.manual_seed(0)
+    SAEBatch(2, 4, seeds=[1, 2])
+    assert torch.equal(torch.rand(1), expected)
+
+
+def test_relu_batch_uses_relu():
+    batch = SAEBatch(2, 8, seeds=[0], activation="relu")
+    assert (batch.encode(torch.randn(50, 2)) >= 0).all()
+    with pytest.raises(ValueError, match="only GELU"):
+        batch.instance(0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"seeds": []}, "seeds is empty"),
+        ({"seeds": [0, 1], "hidden_dim": [4, 4, 4]}, "hidden_dim must be one value or one per seed"),
+        ({"seeds": [0], "activation": "tanh"}, "unknown activation 'tanh'"),
+        ({"seeds": [0], "sparsity_weight": -1.0}, "sparsity_weight"),
+        ({"seeds": [0], "hidden_dim": 0}, "hidden_dim"),
+    ],
+)
+def test_bad_batch_settings_are_named(kwargs, message):
+    kwargs = {"input_dim": 2, "hidden_dim": 4, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        SAEBatch(**kwargs)
+
+
+def test_batch_rejects_input_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"shape \(n_samples, 2\)"):
+        SAEBatch(2, 4, seeds=[0])(torch.randn(3, 2, 2))

@@ -4,6 +4,8 @@ import torch
 
 from sae_helpers import SparseAutoencoder, train_sae
 from sae_helpers.data import make_lecture_data
+from sae_helpers.model import SAEBatch
+from sae_helpers.train import pick_device
 
 DATA = make_lecture_data().data
 
@@ -97,3 +99,36 @@ def test_bad_input_is_named(kwargs, message):
 def test_divergence_stops_with_a_clear_message():
     with pytest.raises(FloatingPointError, match="diverged at epoch 2.*smaller lr"):
         train_sae(fresh_model(), DATA, n_epochs=100, lr=1e9, progress=False)
+
+
+@pytest.mark.parametrize("penalty", ["l1", "decorrelation"])
+def test_batched_training_gives_each_instance_its_single_run(penalty):
+    seeds, widths, weights = [0, 1, 2], [20, 20, 7], [1.0, 0.3, 1.0]
+    batch = SAEBatch(2, widths, seeds=seeds, sparsity_weight=weights)
+    history = train_sae(batch, DATA, n_epochs=60, penalty=penalty, progress=False)
+    assert history.mse.shape == (60, 3)
+    for i, (seed, width, weight) in enumerate(zip(seeds, widths, weights)):
+        torch.manual_seed(seed)
+        single = SparseAutoencoder(2, width, sparsity_weight=weight)
+        alone = train_sae(single, DATA, n_epochs=60, penalty=penalty, progress=False)
+        np.testing.assert_allclose(history.instance(i).mse, alone.mse, rtol=1e-4)
+        np.testing.assert_allclose(history.instance(i).penalty, alone.penalty, rtol=1e-4)
+        for a, b in zip(batch.instance(i).parameters(), single.parameters()):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto").type == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert pick_device("auto").type == "mps"
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert pick_device("auto").type == "cpu"
+    assert pick_device("cpu").type == "cpu"
+
+
+def test_training_moves_the_model_to_the_chosen_device():
+    model = fresh_model()
+    train_sae(model, DATA, n_epochs=2, device="cpu", progress=False)
+    assert next(model.parameters()).device.type == "cpu"

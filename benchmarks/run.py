@@ -1,0 +1,143 @@
+"""Benchmarks of the SAE notebooks; prints one table and writes it as JSON.
+
+    python benchmarks/run.py [--quick] [--json build/benchmarks.json]
+
+Every ratio compares two things measured in the same process, one after the other, after a
+warm-up run (the first training in a process also pays a one-off import inside torch.optim,
+about a second here, which the warm-up absorbs). Times are the best of `repeat` runs.
+`--quick` uses tiny sizes so that the test suite can check the table without the wait.
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from sae_helpers import SparseAutoencoder, train_sae  # noqa: E402
+from sae_helpers.data import make_lecture_data  # noqa: E402
+from sae_helpers.model import SAEBatch  # noqa: E402
+from sae_helpers.widgets import mixing_explorer, training_explorer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+import nbtools  # noqa: E402
+
+
+def best_time(fn, repeat):
+    """(best wall time in seconds, the last result) over `repeat` calls."""
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def lecture_style_loop(data, n_epochs, seed=0):
+    """The lecture's loop as the lecture writes it: default Adam, .item() every epoch."""
+    torch.manual_seed(seed)
+    model = SparseAutoencoder(2, 20)
+    optimizer = torch.optim.Adam(model.parameters(), lr=7e-4)
+    lossfun = torch.nn.MSELoss()
+    x = torch.tensor(data, dtype=torch.float32)
+    losses = np.zeros((n_epochs, 2))
+    for epoch in range(n_epochs):
+        optimizer.zero_grad()
+        x_recon, latents = model(x)
+        l1 = model.sparsity_loss(latents)
+        mse = lossfun(x_recon, x)
+        losses[epoch] = l1.item(), mse.item()
+        (mse + l1).backward()
+        optimizer.step()
+    return losses
+
+
+def project_trainer(data, n_epochs, seed=0):
+    torch.manual_seed(seed)
+    return train_sae(SparseAutoencoder(2, 20), data, n_epochs=n_epochs, seed=seed, progress=False)
+
+
+def bench_notebooks(quick):
+    sources = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    if quick:
+        sources = sources[1:2]
+    for source in sources:
+        seconds, _ = best_time(lambda: nbtools.execute(nbtools.read_source(source), source.parent), 1)
+        yield f"notebook {source.stem}: headless execution", seconds, "s"
+
+
+def bench_lecture_toy(quick):
+    data = make_lecture_data().data
+    n_epochs, repeat = (20, 1) if quick else (600, 3)
+    lecture_style_loop(data, n_epochs)  # warm-up
+    project_trainer(data, n_epochs)
+    plain, losses = best_time(lambda: lecture_style_loop(data, n_epochs), repeat)
+    ours, history = best_time(lambda: project_trainer(data, n_epochs), repeat)
+    yield "lecture toy: lecture-style loop", plain, "s"
+    yield "lecture toy: train_sae", ours, "s"
+    yield "lecture toy: speed-up of train_sae", plain / ours, "x"
+    yield "lecture toy: largest MSE difference", float(np.abs(losses[:, 1] - history.mse).max()), ""
+
+    n_seeds = 4 if quick else 16
+    sequential, _ = best_time(lambda: [project_trainer(data, n_epochs, s) for s in range(n_seeds)], 1)
+    batched, _ = best_time(lambda: train_sae(SAEBatch(2, 20, seeds=range(n_seeds)), data,
+                                             n_epochs=n_epochs, progress=False), 1)
+    yield f"{n_seeds} seeds: sequential train_sae", sequential, "s"
+    yield f"{n_seeds} seeds: one SAEBatch", batched, "s"
+    yield f"{n_seeds} seeds: speed-up of batching", sequential / batched, "x"
+
+
+def redraw_latency(control, values, repeat):
+    """Seconds from setting a control to a rendered PNG, as the inline backend renders it."""
+
+    def change(value):
+        with contextlib.redirect_stdout(io.StringIO()):  # clear_output's terminal escapes
+            control.value = value
+        plt.gcf().savefig(io.BytesIO(), format="png")
+        plt.close("all")
+
+    return best_time(lambda: [change(v) for v in values], repeat)[0] / len(values)
+
+
+def bench_explorers(quick):
+    data = make_lecture_data().data
+    repeat = 1 if quick else 3
+    sparsity = training_explorer(data, n_epochs=20 if quick else 600).children[0]
+    yield "explorer: retrain + redraw (lecture toy)", redraw_latency(sparsity, [0.5, 2.0], repeat), "s"
+    a12 = mixing_explorer().children[1]
+    yield "explorer: mixing redraw", redraw_latency(a12, [0.2, 0.6], repeat), "s"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for the test suite")
+    parser.add_argument("--json", type=Path, help="also write the table here")
+    args = parser.parse_args(argv)
+
+    torch.manual_seed(0)
+    rows = []
+    print(f"{'benchmark':52} {'value':>12}", flush=True)
+    for bench in (bench_notebooks, bench_lecture_toy, bench_explorers):
+        for name, value, unit in bench(args.quick):
+            rows.append({"name": name, "value": value, "unit": unit})
+            print(f"{name:52} {value:12.4g} {unit}", flush=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"quick": args.quick, "torch": torch.__version__,
+                                         "threads": torch.get_num_threads(), "rows": rows}, indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

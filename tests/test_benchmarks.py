@@ -1,0 +1,31 @@
+"""The benchmark suite in its quick mode, so that it cannot rot (its numbers are not checked:
+performance is reported by `make bench`, not asserted by tests)."""
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import run as benchmarks  # noqa: E402
+
+EXPECTED = [
+    "notebook 02_defining_the_sae: headless execution",
+    "lecture toy: lecture-style loop",
+    "lecture toy: train_sae",
+    "lecture toy: speed-up of train_sae",
+    "lecture toy: largest MSE difference",
+    "4 seeds: sequential train_sae",
+    "4 seeds: one SAEBatch",
+    "4 seeds: speed-up of batching",
+    "explorer: retrain + redraw (lecture toy)",
+    "explorer: mixing redraw",
+]
+
+
+def test_quick_benchmark_table_has_every_row(tmp_path):
+    rows = benchmarks.main(["--quick", "--json", str(tmp_path / "bench.json")])
+    assert [row["name"] for row in rows] == EXPECTED
+    assert all(row["value"] >= 0 for row in rows)
+    assert json.loads((tmp_path / "bench.json").read_text())["rows"] == rows
+    values = {row["name"]: row["value"] for row in rows}
+    assert values["lecture toy: largest MSE difference"] < 1e-4, "both trainers compute the same"
