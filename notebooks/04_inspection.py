@@ -179,4 +179,4 @@ assert (rows["raw mixed variables"] < rows["untrained SAE"]).all()
 #   compared with the true mixing directions, how sparse the latents are, and baselines such as
 #   PCA and ICA on the same data.
 #
-# Back to the start: [01 · Mixing latent sources](01_mixing_sources.ipynb).
+# Next, the regime SAEs are built for: [05 · Superposition](05_superposition.ipynb).

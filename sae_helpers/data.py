@@ -3,7 +3,13 @@
 The lecture's toy: two sources over t in [0, 14 pi] (sin(t) + 1, a smooth wave, and
 sign(sin(3t)) + 1, a square wave), mixed by one matrix into two observed variables:
 data = sources @ mixing, so row i of `mixing` is the direction in data space that source i
-writes to. `check_matrix` is the one gate that every public function passes its arrays through.
+writes to.
+
+Superposition: `n_sources` sparse sources in `d < n_sources` dimensions. Each source is active
+in a sample with probability p, with a magnitude drawn uniformly from `magnitude`, and writes
+along its own random unit direction: data = activations @ directions.
+
+`check_matrix` is the one gate that every public function passes its arrays through.
 """
 
 from dataclasses import dataclass
@@ -72,3 +78,31 @@ def make_lecture_data(n_samples=3000, mixing=LECTURE_MIXING):
     t, sources = lecture_sources(n_samples)
     mixing = np.asarray(mixing, dtype=float)
     return MixedSources(t=t, sources=sources, mixing=mixing, data=mix(sources, mixing))
+
+
+@dataclass(frozen=True)
+class SparseSources:
+    """Sparse ground truth in superposition, and the data it makes."""
+
+    data: np.ndarray  # (n_samples, d) observed, activations @ directions
+    activations: np.ndarray  # (n_samples, n_sources) the sources, mostly zeros
+    directions: np.ndarray  # (n_sources, d) unit-norm rows: the true dictionary
+
+
+def make_sparse_sources(n_sources=64, d=32, p=0.02, n_samples=50_000, magnitude=(0.5, 1.5),
+                        seed=0):
+    """Sparse sources along random unit directions; expected active sources per sample: n_sources p."""
+    for name, value in [("n_sources", n_sources), ("d", d), ("n_samples", n_samples)]:
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    if not 0 < p <= 1:
+        raise ValueError(f"p must be a probability in (0, 1]; got {p!r}")
+    low, high = magnitude
+    if not 0 <= low <= high:
+        raise ValueError(f"magnitude must be a range (low, high) with 0 <= low <= high; got {magnitude!r}")
+    rng = np.random.default_rng(seed)
+    directions = rng.normal(size=(n_sources, d))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    active = rng.random((n_samples, n_sources)) < p
+    activations = np.where(active, rng.uniform(low, high, size=active.shape), 0.0)
+    return SparseSources(data=activations @ directions, activations=activations, directions=directions)

@@ -14,6 +14,14 @@ Reconstruction is scored by the fraction of variance unexplained,
     FVU = sum (x - x_recon)^2 / sum (x - mean(x))^2,
 
 0 for a perfect reconstruction and 1 for always predicting the mean of each feature.
+
+Dictionary recovery (superposition): with unit true directions t_i (n_sources) and learned
+directions u_j (decoder rows, or a baseline's components), C_ij = |cos(t_i, u_j)|, and
+
+    MCC  = (1 / n_sources) sum_i C_i,m(i)   m: one-to-one Hungarian matching maximising sum C;
+                                              a source left unmatched (fewer u than t) counts 0
+    MMCS = (1 / n_sources) sum_i max_j C_ij  (each source's best direction, repeats allowed)
+    L0   = mean over samples of the number of nonzero latents.
 """
 
 from typing import NamedTuple
@@ -97,3 +105,46 @@ def fvu(data, x_recon):
     if x_recon.shape[-2:] != data.shape:
         raise ValueError(f"x_recon must end in the data's shape {data.shape}; got {x_recon.shape}")
     return ((x_recon - data) ** 2).sum(axis=(-2, -1)) / ((data - data.mean(axis=0)) ** 2).sum()
+
+
+def abs_cosines(true_directions, learned_directions):
+    """|cos| between every true direction (n_sources, d) and learned one (n_learned, d)."""
+    t = _as_numpy(true_directions, "true_directions")
+    u = _as_numpy(learned_directions, "learned_directions")
+    if t.shape[1] != u.shape[1]:
+        raise ValueError(f"directions must have the same dimension; got {t.shape[1]} and {u.shape[1]}")
+    norms = np.linalg.norm(u, axis=1, keepdims=True)
+    u = np.divide(u, norms, out=np.zeros_like(u), where=norms > 0)  # a zero direction scores 0
+    return np.abs(t / np.linalg.norm(t, axis=1, keepdims=True) @ u.T)
+
+
+def match_directions(true_directions, learned_directions):
+    """One-to-one matching of learned to true directions by |cos| (Hungarian).
+
+    Returns (learned index per source, -1 where unmatched; |cos| per source, 0 where unmatched).
+    """
+    c = abs_cosines(true_directions, learned_directions)
+    rows, cols = linear_sum_assignment(c, maximize=True)
+    index = np.full(len(c), -1)
+    index[rows] = cols
+    return index, np.where(index >= 0, c[np.arange(len(c)), index], 0.0)
+
+
+def mcc(true_directions, learned_directions):
+    """Mean |cos| of each true direction with its one-to-one matched learned direction."""
+    return match_directions(true_directions, learned_directions)[1].mean()
+
+
+def mmcs(true_directions, learned_directions):
+    """Mean over true directions of the best |cos| with any learned direction."""
+    return abs_cosines(true_directions, learned_directions).max(axis=1).mean()
+
+
+def l0(latents):
+    """Mean number of nonzero latents per sample; latents (n_samples, n_latents)."""
+    return (_as_numpy(latents, "latents") != 0).sum(axis=1).mean()
+
+
+def dead_latents(latents):
+    """Number of latents that are zero on every sample; latents (n_samples, n_latents)."""
+    return int((_as_numpy(latents, "latents") == 0).all(axis=0).sum())

@@ -68,6 +68,12 @@ class SparseAutoencoder(nn.Module):
         """L1 penalty: sparsity_weight * mean |latent| (mean over samples and latents)."""
         return self.sparsity_weight * latents.abs().mean()
 
+    def decoder_norm_l1_loss(self, latents):
+        """(K,) sparsity_weight * mean over samples of sum_j |latent_j| ||W_dec[j]|| (Anthropic's
+        April 2024 recipe: a latent cannot dodge the penalty by shrinking while its decoder grows)."""
+        decoder_norms = self.W_dec.norm(dim=-1)[:, None, :]  # (K, 1, hidden_dim)
+        return self.sparsity_weight * (latents.abs() * decoder_norms).sum(dim=-1).mean(dim=-1)
+
     def decorrelation_loss(self, latents):
         """sparsity_weight * sum of squared off-diagonal entries of the latents' covariance.
 
@@ -78,7 +84,7 @@ class SparseAutoencoder(nn.Module):
         return self.sparsity_weight * (off_diagonal**2).sum()
 
 
-ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
+ACTIVATIONS = ("gelu", "relu", "topk")
 
 
 class SAEBatch(nn.Module):
@@ -89,19 +95,27 @@ class SAEBatch(nn.Module):
 
     `hidden_dim` and `sparsity_weight` are one value for all instances or one per instance.
     Instances narrower than the widest are padded with latents that are held at zero.
-    `activation` is "gelu" (the lecture's) or "relu".
+    `activation` is "gelu" (the lecture's), "relu" or "topk": ReLU of the `k` largest
+    pre-activations of each sample, all others 0 (Gao et al. 2024); `k` is one value or one
+    per instance.
     """
 
-    def __init__(self, input_dim, hidden_dim, seeds, sparsity_weight=1.0, activation="gelu"):
+    def __init__(self, input_dim, hidden_dim, seeds, sparsity_weight=1.0, activation="gelu",
+                 k=None):
         super().__init__()
         seeds = list(seeds)
         n = len(seeds)
         if n == 0:
             raise ValueError("seeds is empty: give one seed per instance")
         if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose one of {tuple(ACTIVATIONS)}")
+            raise ValueError(f"unknown activation {activation!r}; choose one of {ACTIVATIONS}")
+        if (activation == "topk") != (k is not None):
+            raise ValueError("k is needed for the topk activation, and only for it")
         widths = _per_instance(hidden_dim, n, "hidden_dim")
         weights = _per_instance(sparsity_weight, n, "sparsity_weight")
+        ks = _per_instance(k, n, "k")
+        if activation == "topk" and not all(isinstance(v, int) and 1 <= v <= w for v, w in zip(ks, widths)):
+            raise ValueError(f"k must be an integer from 1 to the width; got k={k!r} for hidden_dim={hidden_dim!r}")
         models = []
         for seed, width, weight in zip(seeds, widths, weights):
             with torch.random.fork_rng(devices=[]):  # leaves the caller's random state alone
@@ -120,6 +134,7 @@ class SAEBatch(nn.Module):
         self.register_buffer("sparsity_weight", torch.tensor(weights, dtype=torch.float32))
         self.register_buffer("mask", (torch.arange(h) < torch.tensor(widths)[:, None]).float())
         self.register_buffer("widths", torch.tensor(widths))
+        self.register_buffer("k", torch.tensor(ks if activation == "topk" else widths))
 
     @property
     def n_instances(self):
@@ -132,7 +147,15 @@ class SAEBatch(nn.Module):
                 f"input must have shape (n_samples, {self.input_dim}); got {tuple(x.shape)}"
             )
         z = torch.baddbmm(self.b_enc[:, None], x.expand(self.n_instances, -1, -1), self.W_enc)
-        return ACTIVATIONS[self.activation](z) * self.mask[:, None]
+        if self.activation == "gelu":
+            return F.gelu(z) * self.mask[:, None]
+        if self.activation == "relu":
+            return F.relu(z) * self.mask[:, None]
+        z = z.masked_fill(self.mask[:, None] == 0, -torch.inf)  # padding latents are never chosen
+        k_max = int(self.k.max())
+        values, indices = z.topk(k_max, dim=-1)
+        keep = torch.arange(k_max, device=z.device) < self.k[:, None, None]  # each instance's k
+        return torch.zeros_like(z).scatter(-1, indices, F.relu(values) * keep)
 
     def decode(self, latents):
         """(K, n_samples, hidden_dim) -> reconstructions (K, n_samples, input_dim)."""
@@ -146,6 +169,12 @@ class SAEBatch(nn.Module):
         """(K,) sparsity_weight * mean |latent| over samples and each instance's own latents."""
         n_samples = latents.shape[1]
         return self.sparsity_weight * latents.abs().sum(dim=(1, 2)) / (n_samples * self.widths)
+
+    def decoder_norm_l1_loss(self, latents):
+        """(K,) sparsity_weight * mean over samples of sum_j |latent_j| ||W_dec[j]|| (Anthropic's
+        April 2024 recipe: a latent cannot dodge the penalty by shrinking while its decoder grows)."""
+        decoder_norms = self.W_dec.norm(dim=-1)[:, None, :]  # (K, 1, hidden_dim)
+        return self.sparsity_weight * (latents.abs() * decoder_norms).sum(dim=-1).mean(dim=-1)
 
     def decorrelation_loss(self, latents):
         """(K,) sparsity_weight * summed squared off-diagonal covariances of each instance."""

@@ -7,10 +7,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from sae_helpers.metrics import corr
+from sae_helpers.metrics import abs_cosines, corr, match_directions
 
 MARKERS = "os^vD"
-PENALTY_LABELS = {"l1": "L1 penalty", "decorrelation": "Decorrelation penalty"}
+PENALTY_LABELS = {"l1": "L1 penalty", "decorrelation": "Decorrelation penalty",
+                  "decoder_norm_l1": "L1 x decoder norm", "none": "No penalty"}
 
 
 def _new_axes(ax, figsize):
@@ -100,15 +101,98 @@ def plot_losses(history):
     return fig
 
 
+def _matrix_image(ax, matrix, label, vmin=-1, vmax=1, cmap="RdBu_r"):
+    image = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, label=label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def plot_latent_corr(latents, ax=None):
     """Correlation matrix of the latents (n_samples, n_latents) as an image, -1 to 1.
 
     A dead (constant) latent shows as a blank row and column: its r is 0, even with itself.
     """
     ax = _new_axes(ax, (5, 4))
-    image = ax.imshow(corr(latents, latents), cmap="RdBu_r", vmin=-1, vmax=1)
-    ax.figure.colorbar(image, ax=ax, label="r")
+    _matrix_image(ax, corr(latents, latents), "r")
     ax.set(xlabel="Latent", ylabel="Latent", title="Correlations between latents")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return ax.figure
+
+
+def plot_direction_cosines(directions, ax=None):
+    """Cosines between the rows of `directions` (n, d): how far from orthogonal they are."""
+    ax = _new_axes(ax, (5, 4))
+    unit = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    _matrix_image(ax, unit @ unit.T, "cosine")
+    ax.set(xlabel="Source", ylabel="Source", title=f"{len(directions)} directions in {directions.shape[1]} dimensions")
+    return ax.figure
+
+
+def plot_directions_2d(data, directions, ax=None, max_points=2000):
+    """A 2-D case: the data points (n_samples, 2) and each source's direction as an arrow."""
+    ax = _new_axes(ax, (4.5, 4.5))
+    shown = data[:max_points]
+    ax.scatter(shown[:, 0], shown[:, 1], s=4, alpha=0.3, color="0.4", label="samples")
+    reach = np.abs(data).max()
+    for i, (dx, dy) in enumerate(directions):
+        ax.annotate("", xy=(dx * reach, dy * reach), xytext=(0, 0),
+                    arrowprops={"arrowstyle": "->", "color": f"C{i % 10}", "linewidth": 2})
+    ax.set(xlabel="Dimension 1", ylabel="Dimension 2", aspect="equal",
+           title=f"{len(directions)} sources in 2 dimensions")
+    return ax.figure
+
+
+def plot_recovery(true_directions, learned_directions, ax=None, title="Recovery"):
+    """|cos| between the true directions (rows) and the learned ones (columns), the learned
+    ones reordered by one-to-one matching: a full bright diagonal is perfect recovery."""
+    ax = _new_axes(ax, (5, 4))
+    index, cosines = match_directions(true_directions, learned_directions)
+    c = abs_cosines(true_directions, learned_directions)
+    order = np.concatenate([index[index >= 0], np.setdiff1d(np.arange(c.shape[1]), index)])
+    _matrix_image(ax, c[:, order], "|cos|", vmin=0, cmap="viridis")
+    ax.set(xlabel="Learned direction (matched first)", ylabel="True direction",
+           title=f"{title}: MCC = {cosines.mean():.3f}")
+    return ax.figure
+
+
+def plot_heatmap(values, row_labels, col_labels, title, ax=None, xlabel="", ylabel=""):
+    """A table of numbers in [0, 1] (n_rows, n_cols) as a heat map, each cell labelled."""
+    ax = _new_axes(ax, (5, 4))
+    _matrix_image(ax, values, title, vmin=0, cmap="viridis")
+    for (i, j), value in np.ndenumerate(values):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="w" if value < 0.6 else "k")
+    ax.set_xticks(range(len(col_labels)), col_labels)
+    ax.set_yticks(range(len(row_labels)), row_labels)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    return ax.figure
+
+
+def plot_method_comparison(results, metrics=("MCC", "MMCS", "act_r"), ax=None):
+    """Grouped bars: one group per method of `results` ({method: {metric: value}})."""
+    ax = _new_axes(ax, (9, 3.5))
+    width = 0.8 / len(metrics)
+    for i, metric in enumerate(metrics):
+        ax.bar(np.arange(len(results)) + (i - (len(metrics) - 1) / 2) * width,
+               [r[metric] for r in results.values()], width, label=metric)
+    ax.set_xticks(range(len(results)), list(results), rotation=15)
+    ax.set(ylim=(0, 1.05), ylabel="Score (1 = perfect)", title="Recovery of the true sources")
+    ax.legend(ncols=len(metrics), loc="upper right")
+    return ax.figure
+
+
+def plot_tradeoff(l0_values, fvu_values, labels, ax=None, true_l0=None):
+    """Reconstruction (FVU) against sparsity (L0): one line per label (e.g. per width), through
+    that label's points in the order given (e.g. increasing penalty), the first one hollow."""
+    ax = _new_axes(ax, (5, 4))
+    l0_values, fvu_values, labels = map(np.asarray, (l0_values, fvu_values, labels))
+    for i, label in enumerate(dict.fromkeys(labels)):
+        mine = labels == label
+        marker = MARKERS[i % len(MARKERS)]
+        line, = ax.plot(l0_values[mine], fvu_values[mine], marker + "-", label=label)
+        ax.plot(l0_values[mine][0], fvu_values[mine][0], marker, markersize=11,
+                markerfacecolor="white", color=line.get_color())
+    if true_l0 is not None:
+        ax.axvline(true_l0, color="0.5", linestyle="--", label="true L0")
+    ax.set(xlabel="L0 (active latents per sample)", ylabel="FVU", title="Reconstruction vs sparsity")
+    ax.legend()
     return ax.figure

@@ -20,7 +20,7 @@ from tqdm.auto import trange
 
 from sae_helpers.data import check_matrix
 
-PENALTIES = ("l1", "decorrelation")
+PENALTIES = ("l1", "decorrelation", "decoder_norm_l1", "none")
 CHECK_EVERY = 50  # epochs between divergence checks (and progress-bar loss updates)
 
 
@@ -57,11 +57,15 @@ def pick_device(device="auto"):
 
 
 def _penalty_fn(model, penalty):
-    if penalty == "l1":
-        return model.sparsity_loss
-    if penalty == "decorrelation":
-        return model.decorrelation_loss
-    raise ValueError(f"unknown penalty {penalty!r}; choose one of {PENALTIES}")
+    if penalty not in PENALTIES:
+        raise ValueError(f"unknown penalty {penalty!r}; choose one of {PENALTIES}")
+    if penalty == "none":  # for TopK, whose k sets the sparsity
+        return lambda latents: latents.new_zeros(latents.shape[:-2])
+    method = {"l1": "sparsity_loss", "decorrelation": "decorrelation_loss",
+              "decoder_norm_l1": "decoder_norm_l1_loss"}[penalty]
+    if not hasattr(model, method):
+        raise ValueError(f"penalty {penalty!r} needs an SAEBatch; {type(model).__name__} has no {method}")
+    return getattr(model, method)
 
 
 def _check_finite(log, first_epoch, lr):

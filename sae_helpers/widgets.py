@@ -6,12 +6,14 @@ retrained) when the slider is released, not on every pixel. Works on ipywidgets 
 """
 
 import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import torch
 
-from sae_helpers.data import LECTURE_MIXING, make_lecture_data
-from sae_helpers.model import SparseAutoencoder
-from sae_helpers.plots import plot_losses, plot_mixing_overview
-from sae_helpers.train import PENALTIES, train_sae
+from sae_helpers.baselines import ica_dictionary, random_dictionary, recovery, sae_dictionary
+from sae_helpers.data import LECTURE_MIXING, make_lecture_data, make_sparse_sources
+from sae_helpers.model import SAEBatch, SparseAutoencoder
+from sae_helpers.plots import plot_losses, plot_method_comparison, plot_mixing_overview, plot_recovery
+from sae_helpers.train import train_sae
 
 
 def _slider(value, low, high, step, description):
@@ -59,5 +61,46 @@ def training_explorer(data, n_epochs=600, seed=0):
                                                description="sparsity", continuous_update=False),
         hidden_dim=widgets.IntSlider(value=20, min=1, max=40, description="latents",
                                      continuous_update=False),
-        penalty=widgets.Dropdown(options=PENALTIES, value="l1", description="penalty"),
+        penalty=widgets.Dropdown(options=["l1", "decorrelation"], value="l1", description="penalty"),
+    )
+
+
+def superposition_recovery(p=0.03, n_sources=16, d=8, sparsity_weight=0.03, n_samples=10_000,
+                           n_epochs=60, seed=0):
+    """Train a ReLU SAE with 2 latents per source (L1 x decoder norm, batches of 1024) on
+    `n_sources` sparse sources in `d` dimensions; draw its recovery beside FastICA and a random
+    dictionary; return {method: recovery metrics}. The superposition explorer's body."""
+    sources = make_sparse_sources(n_sources, d, p, n_samples, seed=seed)
+    model = SAEBatch(d, 2 * n_sources, seeds=[seed], sparsity_weight=sparsity_weight,
+                     activation="relu")
+    train_sae(model, sources.data, n_epochs=n_epochs, lr=3e-3, penalty="decoder_norm_l1",
+              batch_size=1024, seed=seed, progress=False)
+    dictionaries = {
+        "SAE": sae_dictionary(model, sources.data),
+        "FastICA": ica_dictionary(sources.data, d, seed=seed),
+        "random": random_dictionary(sources.data, 2 * n_sources, seed=seed),
+    }
+    results = {name: recovery(sources, dictionary) for name, dictionary in dictionaries.items()}
+    fig, axs = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+    plot_recovery(sources.directions, dictionaries["SAE"].directions, ax=axs[0], title="SAE")
+    plot_method_comparison(results, ax=axs[1])
+    return results
+
+
+def superposition_explorer(n_samples=10_000, n_epochs=60, seed=0):
+    """Sliders for the activation probability p, the number of sources, the dimension d and
+    the L1 weight of `superposition_recovery`. `.result` is its return value."""
+
+    def retrain(p, n_sources, d, sparsity_weight):
+        return superposition_recovery(p, n_sources, d, sparsity_weight, n_samples, n_epochs, seed)
+
+    return widgets.interactive(
+        retrain,
+        p=widgets.FloatLogSlider(value=0.03, base=10, min=-2.5, max=-0.5, step=0.125,
+                                 description="p", continuous_update=False),
+        n_sources=widgets.IntSlider(value=16, min=4, max=48, step=4, description="sources",
+                                    continuous_update=False),
+        d=widgets.IntSlider(value=8, min=2, max=24, step=2, description="d", continuous_update=False),
+        sparsity_weight=widgets.FloatLogSlider(value=0.03, base=10, min=-3, max=-0.5, step=0.25,
+                                               description="L1 weight", continuous_update=False),
     )

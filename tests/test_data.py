@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from sae_helpers.data import LECTURE_MIXING, check_matrix, lecture_sources, make_lecture_data, mix
+from sae_helpers.data import (
+    LECTURE_MIXING,
+    check_matrix,
+    lecture_sources,
+    make_lecture_data,
+    make_sparse_sources,
+    mix,
+)
 
 
 def test_lecture_sources_are_the_lectures_signals():
@@ -58,3 +65,38 @@ def test_check_matrix_returns_good_input_unchanged():
     x = torch.ones(3, 2)
     assert check_matrix(x, n_cols=2) is x
     assert check_matrix([[1, 2]]).shape == (1, 2)
+
+
+def test_sparse_sources_have_the_stated_statistics():
+    sources = make_sparse_sources(n_sources=20, d=8, p=0.1, n_samples=20_000, magnitude=(0.5, 1.5), seed=3)
+    assert sources.data.shape == (20_000, 8)
+    assert sources.activations.shape == (20_000, 20) and sources.directions.shape == (20, 8)
+    np.testing.assert_allclose(np.linalg.norm(sources.directions, axis=1), 1)
+    active = sources.activations > 0
+    assert active.mean() == pytest.approx(0.1, abs=0.005)
+    assert active.sum(axis=1).mean() == pytest.approx(20 * 0.1, abs=0.05), "true L0 = n_sources * p"
+    on = sources.activations[active]
+    assert on.min() >= 0.5 and on.max() <= 1.5
+    np.testing.assert_allclose(sources.data, sources.activations @ sources.directions)
+
+
+def test_sparse_sources_are_reproducible_by_seed():
+    a, b, c = (make_sparse_sources(8, 4, 0.2, 100, seed=s) for s in (1, 1, 2))
+    np.testing.assert_array_equal(a.data, b.data)
+    assert not np.array_equal(a.data, c.data)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_sources": 0}, "n_sources"),
+        ({"d": 2.5}, "d must be a positive integer"),
+        ({"p": 0}, "p must be a probability"),
+        ({"p": 1.5}, "p must be a probability"),
+        ({"magnitude": (2, 1)}, "magnitude"),
+        ({"n_samples": -1}, "n_samples"),
+    ],
+)
+def test_sparse_sources_reject_nonsense_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_sparse_sources(**kwargs)

@@ -3,7 +3,17 @@ import pytest
 import torch
 
 from sae_helpers import match_latents
-from sae_helpers.metrics import abs_corr, corr, fvu
+from sae_helpers.metrics import (
+    abs_corr,
+    abs_cosines,
+    corr,
+    dead_latents,
+    fvu,
+    l0,
+    match_directions,
+    mcc,
+    mmcs,
+)
 
 SOURCES = np.random.default_rng(0).normal(size=(200, 2))
 
@@ -89,3 +99,44 @@ def test_fvu_per_instance_of_a_batch():
 def test_fvu_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="x_recon must end in the data's shape"):
         fvu(np.ones((4, 2)), np.ones((4, 3)))
+
+
+def test_cosine_metrics_by_hand():
+    true = np.array([[1.0, 0.0], [0.0, 1.0]])
+    learned = np.array([[2.0, 0.0], [1.0, 1.0], [0.0, 0.0]])  # scaled e1, the diagonal, a zero atom
+    np.testing.assert_allclose(abs_cosines(true, learned), [[1, 0.5**0.5, 0], [0, 0.5**0.5, 0]])
+    assert mcc(true, learned) == pytest.approx((1 + 0.5**0.5) / 2)
+    assert mmcs(true, learned) == pytest.approx((1 + 0.5**0.5) / 2)
+    # one shared direction: MMCS lets both sources claim it, MCC gives it to one of them only
+    diagonal = np.array([[1.0, 1.0]])
+    assert mmcs(true, diagonal) == pytest.approx(0.5**0.5)
+    assert mcc(true, diagonal) == pytest.approx(0.5**0.5 / 2)
+
+
+def test_mcc_known_answers():
+    rng = np.random.default_rng(7)
+    true = rng.normal(size=(16, 8))
+    true /= np.linalg.norm(true, axis=1, keepdims=True)
+    assert mcc(true, true) == pytest.approx(1)
+    assert mcc(true, -3 * true[rng.permutation(16)]) == pytest.approx(1), "sign, scale, order do not matter"
+    # fewer learned directions than sources: the unmatched ones count 0
+    assert mcc(true, true[:4]) == pytest.approx(4 / 16)
+    # a random dictionary scores far below 1 (chance level for 16 directions in 8 dimensions)
+    assert mcc(true, rng.normal(size=(32, 8))) < 0.8
+
+
+def test_match_directions_marks_unmatched_sources():
+    index, cosines = match_directions(np.eye(3), np.array([[0.0, 1.0, 0.0]]))
+    np.testing.assert_array_equal(index, [-1, 0, -1])
+    np.testing.assert_allclose(cosines, [0, 1, 0])
+
+
+def test_l0_and_dead_latents_by_hand():
+    latents = np.array([[0.0, 2.0, 0.0], [1.0, 3.0, 0.0]])
+    assert l0(latents) == 1.5
+    assert dead_latents(latents) == 1
+
+
+def test_direction_metrics_reject_mismatched_dimensions():
+    with pytest.raises(ValueError, match="same dimension"):
+        mcc(np.eye(3), np.eye(2))

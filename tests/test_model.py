@@ -1,6 +1,7 @@
 import ast
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -173,3 +174,40 @@ def test_bad_batch_settings_are_named(kwargs, message):
 def test_batch_rejects_input_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"shape \(n_samples, 2\)"):
         SAEBatch(2, 4, seeds=[0])(torch.randn(3, 2, 2))
+
+
+def test_topk_keeps_exactly_k_nonnegative_latents_per_sample():
+    batch = SAEBatch(4, [12, 6], seeds=[0, 1], activation="topk", k=[3, 2])
+    with torch.no_grad():
+        batch.b_enc += 5.0  # every pre-activation positive, so each kept value is nonzero
+    latents = batch.encode(torch.randn(50, 4))
+    assert (latents >= 0).all()
+    assert ((latents[0] != 0).sum(dim=1) == 3).all()
+    assert ((latents[1] != 0).sum(dim=1) == 2).all()
+    assert (latents[1, :, 6:] == 0).all(), "padding latents are never chosen"
+
+
+def test_topk_keeps_the_largest_preactivations():
+    batch = SAEBatch(2, 4, seeds=[0], activation="topk", k=2)
+    with torch.no_grad():
+        batch.W_enc.zero_()
+        batch.b_enc.copy_(torch.tensor([[0.5, -1.0, 2.0, 1.0]]))
+    np.testing.assert_allclose(batch.encode(torch.zeros(1, 2))[0, 0].detach(), [0, 0, 2.0, 1.0])
+
+
+def test_topk_needs_a_valid_k():
+    with pytest.raises(ValueError, match="k is needed"):
+        SAEBatch(2, 4, seeds=[0], activation="topk")
+    with pytest.raises(ValueError, match="k must be an integer from 1 to the width"):
+        SAEBatch(2, 4, seeds=[0], activation="topk", k=5)
+    with pytest.raises(ValueError, match="only for it"):
+        SAEBatch(2, 4, seeds=[0], activation="relu", k=2)
+
+
+def test_decoder_norm_l1_by_hand():
+    batch = SAEBatch(2, 2, seeds=[0], sparsity_weight=0.5, activation="relu")
+    with torch.no_grad():
+        batch.W_dec.copy_(torch.tensor([[[3.0, 4.0], [0.0, 2.0]]]))  # decoder row norms 5 and 2
+    latents = torch.tensor([[[1.0, 0.0], [2.0, 3.0]]])  # two samples
+    # per sample: 1*5 + 0*2 = 5 and 2*5 + 3*2 = 16; mean 10.5; times the weight 0.5
+    assert batch.decoder_norm_l1_loss(latents).item() == pytest.approx(5.25)

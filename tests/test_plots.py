@@ -3,15 +3,21 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from sae_helpers.data import make_lecture_data
+from sae_helpers.data import make_lecture_data, make_sparse_sources
 from sae_helpers.plots import (
+    plot_direction_cosines,
+    plot_directions_2d,
+    plot_heatmap,
     plot_histograms,
     plot_latent_corr,
     plot_loss_components,
     plot_loss_curves,
     plot_losses,
+    plot_method_comparison,
     plot_mixing_overview,
+    plot_recovery,
     plot_signals,
+    plot_tradeoff,
 )
 from sae_helpers.train import History
 
@@ -74,3 +80,29 @@ def test_latent_correlation_image_spans_minus_one_to_one():
     assert image.get_clim() == (-1, 1)
     values = image.get_array()
     assert values[0, 2] == pytest.approx(-1) and (values[3] == 0).all()
+
+
+SPARSE = make_sparse_sources(n_sources=6, d=2, p=0.1, n_samples=500, seed=0)
+
+
+def test_recovery_image_puts_the_matched_directions_on_the_diagonal():
+    learned = SPARSE.directions[[3, 1, 5, 0, 4, 2]] * 2
+    fig = plot_recovery(SPARSE.directions, np.vstack([learned, [[1.0, 1.0]]]))
+    image = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(np.diag(image[:, :6]), 1)
+    assert fig.axes[0].get_title() == "Recovery: MCC = 1.000"
+
+
+def test_superposition_figures_draw():
+    fig, axs = plt.subplots(2, 3)
+    plot_directions_2d(SPARSE.data, SPARSE.directions, ax=axs[0, 0])
+    assert len(axs[0, 0].texts) == 6, "one arrow per source"
+    plot_direction_cosines(SPARSE.directions, ax=axs[0, 1])
+    np.testing.assert_allclose(np.diag(axs[0, 1].images[0].get_array()), 1)
+    plot_heatmap(np.array([[0.2, 0.9]]), ["a"], ["x", "y"], "MCC", ax=axs[0, 2])
+    assert [t.get_text() for t in axs[0, 2].texts] == ["0.20", "0.90"]
+    results = {"SAE": {"MCC": 1.0, "MMCS": 1.0, "act_r": 0.9}, "PCA": {"MCC": 0.2, "MMCS": 0.5, "act_r": 0.1}}
+    plot_method_comparison(results, ax=axs[1, 0])
+    assert len(axs[1, 0].patches) == 6
+    plot_tradeoff([3, 1, 2], [0.1, 0.5, 0.2], ["w", "w", "w"], ax=axs[1, 1], true_l0=1.2)
+    np.testing.assert_array_equal(axs[1, 1].lines[0].get_xdata(), [3, 1, 2])

@@ -3,7 +3,7 @@ import pytest
 
 from sae_helpers.data import make_lecture_data
 from sae_helpers.train import History
-from sae_helpers.widgets import mixing_explorer, training_explorer
+from sae_helpers.widgets import mixing_explorer, superposition_explorer, training_explorer
 
 
 def control(explorer, description):
@@ -50,3 +50,13 @@ def test_training_explorer_retrains_with_the_chosen_width(explorer):
     before = explorer.result.mse[0]
     control(explorer, "latents").value = 3
     assert explorer.result.mse[0] != before
+
+
+def test_superposition_explorer_follows_its_sliders():
+    explorer = superposition_explorer(n_samples=2000, n_epochs=3)
+    assert set(explorer.result) == {"SAE", "FastICA", "random"}
+    control(explorer, "sources").value = 8
+    control(explorer, "d").value = 4
+    # FastICA learns d directions: with 4 dimensions it can match at most 4 of 8 sources
+    assert explorer.result["FastICA"]["MCC"] <= 0.5
+    assert explorer.result["SAE"]["dead"] <= 16, "2 latents per source"

@@ -1,0 +1,321 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Superposition: where an SAE succeeds and PCA and ICA fail
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/05_superposition.ipynb)
+#
+# The lecture's toy has two dense sources in two dimensions: ICA's home ground. Language models
+# are thought to be different: they represent **more features than they have dimensions**, each
+# active only rarely (*superposition*). That is the regime SAEs are built for. In this notebook
+# you will:
+#
+# - generate 64 sparse sources along 64 directions squeezed into 32 dimensions;
+# - see why PCA and ICA cannot recover them, whatever they do;
+# - train two modern SAEs (ReLU with a decoder-weighted L1 penalty, and TopK) in minibatches;
+# - score every method against the truth with the same metrics, next to chance;
+# - sweep the penalty and the dictionary width, and explore the regime yourself.
+
+# %% [markdown]
+# ## Setup
+#
+# In Colab this cell installs the helper package `sae_helpers` from the repository (Colab's own
+# torch and numpy stay as they are). Anywhere else it does nothing.
+
+# %%
+import sys
+
+REPOSITORY = "https://github.com/sae-notebooks/sae-notebooks"
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY}"], check=True)
+
+# %% [markdown]
+# Imports, seed and versions. Every random draw below (sources, directions, SAE weights,
+# minibatch order) has its own explicit seed.
+
+# %%
+import dataclasses
+
+import matplotlib.pyplot as plt
+import numpy as np
+import sklearn
+import torch
+
+from sae_helpers import train_sae
+from sae_helpers.baselines import (
+    ica_dictionary,
+    least_squares_dictionary,
+    pca_dictionary,
+    random_dictionary,
+    recovery,
+    sae_dictionary,
+)
+from sae_helpers.data import make_sparse_sources
+from sae_helpers.model import SAEBatch
+from sae_helpers.plots import (
+    plot_direction_cosines,
+    plot_directions_2d,
+    plot_heatmap,
+    plot_method_comparison,
+    plot_recovery,
+    plot_tradeoff,
+)
+from sae_helpers.widgets import superposition_explorer, superposition_recovery
+
+torch.manual_seed(0)
+print(f"torch {torch.__version__}, numpy {np.__version__}, scikit-learn {sklearn.__version__}")
+
+# %% [markdown]
+# ## More sources than dimensions
+#
+# Each of 64 sources is active in a sample with probability p = 0.02, with a magnitude drawn
+# uniformly from 0.5 to 1.5, and writes along its own random unit direction in 32 dimensions:
+# `data = activations @ directions`. We draw 50,000 samples.
+
+# %%
+sources = make_sparse_sources(n_sources=64, d=32, p=0.02, n_samples=50_000, magnitude=(0.5, 1.5), seed=0)
+true_l0 = (sources.activations > 0).sum(axis=1).mean()
+print(f"data {sources.data.shape}, activations {sources.activations.shape}, directions {sources.directions.shape}")
+print(f"active sources per sample (true L0): {true_l0:.2f}   expected 64 x 0.02 = {64 * 0.02:.2f}")
+print(f"samples with no active source: {(sources.activations.sum(axis=1) == 0).mean():.1%}")
+
+# %% [markdown]
+# What superposition looks like. Left: a small case, 6 sources in 2 dimensions, with p = 0.05 so
+# that most samples have at most one active source. Those samples lie on the spokes along the
+# true directions; samples with two sources fall between. Right: the 64 directions of our data.
+# In 32 dimensions at most 32 can be orthogonal, so the off-diagonal cosines are not all zero.
+
+# %%
+small = make_sparse_sources(n_sources=6, d=2, p=0.05, n_samples=3000, seed=1)
+fig, axs = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+plot_directions_2d(small.data, small.directions, ax=axs[0])
+plot_direction_cosines(sources.directions, ax=axs[1])
+plt.show()
+
+# %%
+cosines = sources.directions @ sources.directions.T
+off_diagonal = np.abs(cosines[~np.eye(64, dtype=bool)])
+print(f"|cos| between different true directions: mean {off_diagonal.mean():.2f}, max {off_diagonal.max():.2f}")
+
+# %% [markdown]
+# ## What PCA and ICA can do
+#
+# PCA and FastICA find at most as many directions as the data has dimensions: 32 here, for 64
+# sources. So at least half of the sources go unmatched, whatever these methods do. Recovery is
+# measured by the **MCC**: match true and learned directions one-to-one (Hungarian algorithm on
+# |cos|), then average the matched |cos| over all true sources, an unmatched source counting 0.
+
+# %%
+baselines = {
+    "PCA (32)": pca_dictionary(sources.data, 32),
+    "FastICA (32)": ica_dictionary(sources.data, 32, seed=0),
+    "raw channels (32)": least_squares_dictionary(sources.data, np.eye(32)),
+    "random (128)": random_dictionary(sources.data, 128, seed=0),
+}
+for name, dictionary in baselines.items():
+    print(f"{name:18} MCC {recovery(sources, dictionary)['MCC']:.3f}")
+
+# %% [markdown]
+# A random dictionary of 128 unit directions is the chance level: with that many random
+# directions, some land near each true one by luck. FastICA does no better than chance here, PCA
+# and the raw axes worse.
+
+# %% [markdown]
+# ## Two sparse autoencoders
+#
+# Both have 128 latents (twice the number of sources) and train on minibatches of 1024 samples
+# with Adam (learning rate 0.003) for 40 epochs, about 2,000 steps. Three seeds each train
+# side by side in one `SAEBatch`.
+#
+# - **ReLU + L1 × decoder norm** (Anthropic, April 2024): the penalty is
+#   λ Σⱼ fⱼ ‖W_dec,j‖, so a latent cannot escape it by shrinking while its decoder row grows.
+# - **TopK** (Gao et al., 2024): keep the k = 3 largest latents of each sample, zero the rest;
+#   k sets the sparsity directly, so there is no penalty term.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+seeds = [0, 1, 2]
+settings = {"n_epochs": 40, "lr": 3e-3, "batch_size": 1024}
+relu_sae = SAEBatch(32, 128, seeds=seeds, sparsity_weight=0.01, activation="relu")
+relu_history = train_sae(relu_sae, sources.data, penalty="decoder_norm_l1", **settings)
+topk_sae = SAEBatch(32, 128, seeds=seeds, activation="topk", k=3)
+topk_history = train_sae(topk_sae, sources.data, penalty="none", **settings)
+
+# %% [markdown]
+# The final reconstruction error of each seed (the progress bars above show the training):
+
+# %%
+for name, history in [("ReLU + L1", relu_history), ("TopK", topk_history)]:
+    print(f"{name:9} final MSE per seed: " + "  ".join(f"{v:.5f}" for v in history.mse[-1]))
+
+# %% [markdown]
+# ## Recovery, measured against the truth
+#
+# Every method is scored the same way (seed 0 for the SAEs; the untrained SAE is seed 0 at
+# initialisation). Besides MCC:
+#
+# - **MMCS**: each source's best |cos| with any learned direction (repeats allowed);
+# - **act_r**: |r| between each source's activation and its matched atom's code;
+# - **L0**: nonzero codes per sample (the truth has 1.28); **FVU**: variance unexplained;
+# - **dead**: latents that are zero on all 50,000 samples.
+
+# %%
+untrained = SAEBatch(32, 128, seeds=[0], sparsity_weight=0.01, activation="relu")
+dictionaries = {
+    "TopK SAE": sae_dictionary(topk_sae, sources.data),
+    "ReLU SAE": sae_dictionary(relu_sae, sources.data),
+    "untrained SAE": sae_dictionary(untrained, sources.data),
+    **baselines,
+}
+table = {name: recovery(sources, dictionary) for name, dictionary in dictionaries.items()}
+print(f"{'method':18}{'MCC':>7}{'MMCS':>7}{'act_r':>7}{'L0':>8}{'FVU':>7}{'dead':>6}")
+for name, row in table.items():
+    print(f"{name:18}{row['MCC']:7.3f}{row['MMCS']:7.3f}{row['act_r']:7.3f}"
+          f"{row['L0']:8.2f}{row['FVU']:7.3f}{row['dead']:6d}")
+
+# %% [markdown]
+# FVU alone proves nothing: PCA with 32 components reconstructs perfectly (the data are 32-D)
+# and so does the random dictionary, while recovering almost none of the sources. The SAEs
+# trade a few percent of variance for codes as sparse as the truth's and directions that match.
+#
+# A null for act_r: shuffle the sources across samples and the same TopK codes follow them no
+# better than chance.
+
+# %%
+shuffled = dataclasses.replace(sources, activations=np.random.default_rng(0).permutation(sources.activations))
+print(f"TopK act_r, true sources:     {table['TopK SAE']['act_r']:.3f}")
+print(f"TopK act_r, shuffled sources: {recovery(shuffled, dictionaries['TopK SAE'])['act_r']:.3f}")
+
+# %% [markdown]
+# The same table as a figure, and the recovery picture: |cos| between each true direction (rows)
+# and the learned directions (columns, matched ones first). A full bright diagonal means every
+# source found its own direction.
+
+# %%
+plot_method_comparison(table)
+plt.show()
+
+# %%
+fig, axs = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
+plot_recovery(sources.directions, dictionaries["TopK SAE"].directions, ax=axs[0], title="TopK SAE")
+plot_recovery(sources.directions, dictionaries["FastICA (32)"].directions, ax=axs[1], title="FastICA")
+plt.show()
+
+# %% [markdown]
+# ## Does it hold for every seed?
+#
+# The MCC of all three seeds of both SAEs, against the best baseline:
+
+# %%
+mcc_by_seed = {
+    name: [recovery(sources, sae_dictionary(model, sources.data, i))["MCC"] for i in range(len(seeds))]
+    for name, model in [("ReLU SAE", relu_sae), ("TopK SAE", topk_sae)]
+}
+best_baseline = max(table[name]["MCC"] for name in baselines)
+for name, values in mcc_by_seed.items():
+    print(f"{name}: MCC per seed " + "  ".join(f"{v:.3f}" for v in values))
+print(f"best baseline: {best_baseline:.3f}")
+
+# %% [markdown]
+# The conclusions, pinned: every SAE seed recovers the sources (MCC ≥ 0.98) and beats every
+# baseline by a wide margin; PCA and ICA stay at or below one half, as they must with 32
+# directions for 64 sources; the SAEs' codes are sparse (L0 of 3 to 4 against the truth's 1.28,
+# where the dense baselines use 23 to 93 atoms per sample).
+
+# %%
+assert all(v >= 0.98 for values in mcc_by_seed.values() for v in values)
+assert all(v > best_baseline + 0.4 for values in mcc_by_seed.values() for v in values)
+assert table["PCA (32)"]["MCC"] <= 0.5 and table["FastICA (32)"]["MCC"] <= 0.5
+assert table["TopK SAE"]["L0"] == 3 and table["ReLU SAE"]["L0"] < 10 < table["random (128)"]["L0"]
+
+# %% [markdown]
+# ## A sweep: penalty × dictionary width
+#
+# How do the L1 weight λ and the number of latents matter? To keep the sweep fast we use a
+# smaller world, 32 sources in 16 dimensions (p = 0.04, 20,000 samples), and train 4 weights ×
+# 3 widths × 2 seeds = 24 ReLU SAEs as one `SAEBatch` (narrower ones are padded).
+
+# %%
+world = make_sparse_sources(n_sources=32, d=16, p=0.04, n_samples=20_000, seed=1)
+weights, widths, sweep_seeds = [0.003, 0.01, 0.03, 0.1], [16, 32, 64], [0, 1]
+grid = [(w, h, s) for w in weights for h in widths for s in sweep_seeds]
+sweep = SAEBatch(16, [h for _, h, _ in grid], seeds=[s for *_, s in grid],
+                 sparsity_weight=[w for w, *_ in grid], activation="relu")
+train_sae(sweep, world.data, n_epochs=50, lr=3e-3, penalty="decoder_norm_l1", batch_size=1024,
+          progress=False)
+sweep_results = [recovery(world, sae_dictionary(sweep, world.data, i)) for i in range(len(grid))]
+len(sweep_results)
+
+# %% [markdown]
+# Left: MCC averaged over the two seeds. With 16 latents for 32 sources, at most half can be
+# matched; wide dictionaries and a middle weight recover most. Right: reconstruction (FVU)
+# against sparsity (L0), averaged over seeds; each line runs from λ = 0.003 (hollow marker) to
+# λ = 0.1, the dashed line marks the true L0.
+
+# %%
+def sweep_grid(metric):
+    """(weights, widths, seeds) array of one metric of the sweep."""
+    return np.array([r[metric] for r in sweep_results]).reshape(len(weights), len(widths), len(sweep_seeds))
+
+
+mcc_grid = sweep_grid("MCC")
+fig, axs = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
+plot_heatmap(mcc_grid.mean(axis=2), [f"λ = {w:g}" for w in weights], widths, "MCC", ax=axs[0],
+             xlabel="Latents", ylabel="L1 weight")
+plot_tradeoff(sweep_grid("L0").mean(axis=2).T.ravel(), sweep_grid("FVU").mean(axis=2).T.ravel(),
+              [f"{h} latents" for h in widths for _ in weights], ax=axs[1], true_l0=32 * 0.04)
+plt.show()
+
+# %%
+print("mean MCC     " + "".join(f"{h:>9} latents" for h in widths))
+for w, row in zip(weights, mcc_grid.mean(axis=2)):
+    print(f"λ = {w:<6g}" + "".join(f"{v:17.3f}" for v in row))
+assert (mcc_grid[:, 0] <= 0.5).all(), "16 latents cannot match more than 16 of 32 sources"
+assert mcc_grid[:, 2].max(axis=0).min() > 0.9, "the widest dictionary recovers the sources for every seed"
+
+# %% [markdown]
+# Up to a point, a larger λ buys sparser codes at some cost in reconstruction. Past it
+# (λ = 0.1 here) the penalty costs both: the reconstruction collapses, and the wide dictionary's
+# L0 even grows again. The best recovery sits where L0 comes close to the truth's without
+# giving up the reconstruction.
+
+# %% [markdown]
+# ## Explore the regime
+#
+# The explorer trains a ReLU SAE (2 latents per source, 10,000 samples) and redraws its
+# recovery beside FastICA and chance. Its starting point (16 sources in 8 dimensions, p = 0.03,
+# λ = 0.03), as a static figure:
+
+# %%
+start = superposition_recovery(p=0.03, n_sources=16, d=8, sparsity_weight=0.03)
+plt.show()
+print({name: round(float(row["MCC"]), 3) for name, row in start.items()})
+assert start["SAE"]["MCC"] > start["random"]["MCC"] > start["FastICA"]["MCC"]
+
+# %% [markdown]
+# Now move the sliders (each change retrains, under a second here). Try: more sources for the
+# same d; a larger p, where sources stop being sparse; a tiny or a huge L1 weight.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+superposition_explorer()
+
+# %% [markdown]
+# ## Recap
+#
+# - In superposition (64 sparse sources in 32 dimensions) PCA and ICA are capped at half the
+#   sources and reach MCC 0.21 and 0.44, no better than a random dictionary (0.47).
+# - ReLU SAEs with an L1 × decoder-norm penalty and TopK SAEs recover every source
+#   (MCC 0.999 on all three seeds) with sparse codes (L0 of 3 to 4; the truth has 1.28).
+# - Reconstruction alone is no evidence of recovery: PCA reconstructs perfectly and recovers little.
+# - Width must at least match the number of sources; the penalty trades sparsity for reconstruction.
+#
+# Back to the start: [01 · Mixing latent sources](01_mixing_sources.ipynb).

@@ -1,0 +1,85 @@
+"""Baseline dictionaries to compare an SAE with, on the same data and the same metrics.
+
+A dictionary here is what recovery is measured on: `directions` (n_atoms, d), one per learned
+feature; `codes` (n_samples, n_atoms), how much of each atom every sample uses; and `x_recon`
+(n_samples, d), the data rebuilt from them. PCA and FastICA (scikit-learn) learn at most d atoms;
+a random dictionary is the chance level; the raw channels are the data's own axes.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA, FastICA
+
+from sae_helpers.data import check_matrix
+from sae_helpers.metrics import abs_corr, dead_latents, fvu, l0, match_directions, mmcs
+
+
+class Dictionary(NamedTuple):
+    directions: np.ndarray  # (n_atoms, d) learned directions in data space
+    codes: np.ndarray  # (n_samples, n_atoms) each sample's use of each atom
+    x_recon: np.ndarray  # (n_samples, d) the data rebuilt from the codes
+
+
+def sae_dictionary(model, data, instance=0):
+    """Instance `instance` of an SAEBatch as a Dictionary: decoder rows and latents."""
+    x = torch.as_tensor(check_matrix(data), dtype=torch.float32, device=model.W_dec.device)
+    width = int(model.widths[instance])
+    with torch.no_grad():
+        x_recon, latents = model(x)
+    return Dictionary(
+        directions=model.W_dec[instance, :width].detach().cpu().numpy(),
+        codes=latents[instance, :, :width].cpu().numpy(),
+        x_recon=x_recon[instance].cpu().numpy(),
+    )
+
+
+def pca_dictionary(data, n_atoms):
+    """The first `n_atoms` principal components."""
+    pca = PCA(n_atoms).fit(check_matrix(data))
+    codes = pca.transform(data)
+    return Dictionary(pca.components_, codes, pca.inverse_transform(codes))
+
+
+def ica_dictionary(data, n_atoms, seed=0):
+    """FastICA with `n_atoms` components: its mixing matrix's columns are the directions."""
+    ica = FastICA(n_atoms, whiten="unit-variance", max_iter=1000, random_state=seed)
+    codes = ica.fit_transform(check_matrix(data))
+    return Dictionary(ica.mixing_.T, codes, ica.inverse_transform(codes))
+
+
+def least_squares_dictionary(data, directions):
+    """Codes of fixed `directions` by least squares (data ~ codes @ directions)."""
+    data = check_matrix(data)
+    codes = np.linalg.lstsq(directions.T, data.T, rcond=None)[0].T
+    return Dictionary(directions, codes, codes @ directions)
+
+
+def random_dictionary(data, n_atoms, seed=0):
+    """`n_atoms` random unit directions, codes by least squares: the chance level."""
+    # [seed, 1]: a stream of its own; default_rng(seed) would redraw the very directions that
+    # make_sparse_sources(seed=seed) drew, and "chance" would score a perfect 1
+    rng = np.random.default_rng([seed, 1])
+    directions = rng.normal(size=(n_atoms, check_matrix(data).shape[1]))
+    return least_squares_dictionary(data, directions / np.linalg.norm(directions, axis=1, keepdims=True))
+
+
+def recovery(sources, dictionary):
+    """How well `dictionary` recovers `sources` (a SparseSources); see metrics for formulas.
+
+    act_r: |r| between each source's activation and the code of its matched atom (0 if unmatched).
+    """
+    index, cosines = match_directions(sources.directions, dictionary.directions)
+    r = abs_corr(dictionary.codes, sources.activations)
+    matched = index >= 0
+    act_r = np.zeros(len(index))
+    act_r[matched] = r[index[matched], np.flatnonzero(matched)]
+    return {
+        "MCC": cosines.mean(),
+        "MMCS": mmcs(sources.directions, dictionary.directions),
+        "act_r": act_r.mean(),
+        "L0": l0(dictionary.codes),
+        "FVU": float(fvu(sources.data, dictionary.x_recon)),
+        "dead": dead_latents(dictionary.codes),
+    }

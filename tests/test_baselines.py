@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+
+from sae_helpers import train_sae
+from sae_helpers.baselines import (
+    ica_dictionary,
+    least_squares_dictionary,
+    pca_dictionary,
+    random_dictionary,
+    recovery,
+    sae_dictionary,
+)
+from sae_helpers.data import make_sparse_sources
+from sae_helpers.model import SAEBatch
+
+SOURCES = make_sparse_sources(n_sources=16, d=8, p=0.05, n_samples=8000, seed=0)
+
+
+def test_the_true_dictionary_recovers_perfectly():
+    row = recovery(SOURCES, least_squares_dictionary(SOURCES.data, SOURCES.directions))
+    assert row["MCC"] == pytest.approx(1) and row["MMCS"] == pytest.approx(1)
+    assert row["FVU"] == pytest.approx(0, abs=1e-12)
+
+
+def test_codes_equal_to_the_sources_give_activation_r_one():
+    perfect = least_squares_dictionary(SOURCES.data, SOURCES.directions)._replace(codes=SOURCES.activations)
+    assert recovery(SOURCES, perfect)["act_r"] == pytest.approx(1)
+    assert recovery(SOURCES, perfect)["L0"] == pytest.approx((SOURCES.activations > 0).sum(1).mean())
+
+
+@pytest.mark.parametrize("make", [lambda: pca_dictionary(SOURCES.data, 8),
+                                  lambda: ica_dictionary(SOURCES.data, 8)])
+def test_pca_and_ica_are_capped_by_the_dimension(make):
+    dictionary = make()
+    assert dictionary.directions.shape == (8, 8) and dictionary.codes.shape == (8000, 8)
+    row = recovery(SOURCES, dictionary)
+    assert row["MCC"] <= 0.5, "8 directions can match at most 8 of 16 sources"
+    assert row["FVU"] == pytest.approx(0, abs=1e-6), "8 components span 8-D data"
+
+
+def test_random_dictionary_is_not_the_truth_drawn_again():
+    # same seed as the sources: a shared random stream would make "chance" perfect
+    random = random_dictionary(SOURCES.data, 32, seed=0)
+    assert recovery(SOURCES, random)["MCC"] < 0.9
+
+
+def test_training_beats_the_random_dictionary_by_a_wide_margin():
+    model = SAEBatch(8, 32, seeds=[0], sparsity_weight=0.03, activation="relu")
+    train_sae(model, SOURCES.data, n_epochs=40, lr=3e-3, penalty="decoder_norm_l1", batch_size=1024,
+              progress=False)
+    trained = recovery(SOURCES, sae_dictionary(model, SOURCES.data))
+    chance = recovery(SOURCES, random_dictionary(SOURCES.data, 32, seed=0))
+    assert trained["MCC"] > 0.9 > chance["MCC"] + 0.15
+    assert trained["L0"] < chance["L0"] / 3
+
+
+def test_sae_dictionary_takes_one_instance_without_padding():
+    model = SAEBatch(8, [32, 20], seeds=[0, 1], activation="relu")
+    dictionary = sae_dictionary(model, SOURCES.data, instance=1)
+    assert dictionary.directions.shape == (20, 8) and dictionary.codes.shape == (8000, 20)
+    with torch.no_grad():
+        expected = model(torch.tensor(SOURCES.data, dtype=torch.float32)).x_recon[1].numpy()
+    np.testing.assert_allclose(dictionary.x_recon, expected)
