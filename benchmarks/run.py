@@ -6,6 +6,9 @@ Every ratio compares two things measured in the same process, one after the othe
 warm-up run (the first training in a process also pays a one-off import inside torch.optim,
 about a second here, which the warm-up absorbs). Times are the best of `repeat` runs.
 `--quick` uses tiny sizes so that the test suite can check the table without the wait.
+
+The SAELens rows need `sae-lens` (`make bench` installs it into .venv-bench, never into the
+notebooks' environment); without it they are reported as skipped.
 """
 
 import argparse
@@ -25,9 +28,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from sae_helpers import SparseAutoencoder, train_sae  # noqa: E402
-from sae_helpers.data import make_lecture_data  # noqa: E402
+from sae_helpers.baselines import recovery, sae_dictionary  # noqa: E402
+from sae_helpers.data import make_lecture_data, make_sparse_sources  # noqa: E402
+from sae_helpers.metrics import mcc  # noqa: E402
 from sae_helpers.model import SAEBatch  # noqa: E402
-from sae_helpers.widgets import mixing_explorer, training_explorer  # noqa: E402
+from sae_helpers.widgets import mixing_explorer, superposition_explorer, training_explorer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -113,10 +118,75 @@ def redraw_latency(control, values, repeat):
 def bench_explorers(quick):
     data = make_lecture_data().data
     repeat = 1 if quick else 3
-    sparsity = training_explorer(data, n_epochs=20 if quick else 600).children[0]
-    yield "explorer: retrain + redraw (lecture toy)", redraw_latency(sparsity, [0.5, 2.0], repeat), "s"
-    a12 = mixing_explorer().children[1]
-    yield "explorer: mixing redraw", redraw_latency(a12, [0.2, 0.6], repeat), "s"
+    with contextlib.redirect_stdout(io.StringIO()):  # the first draw also clears its output
+        explorers = [training_explorer(data, n_epochs=20 if quick else 600), mixing_explorer(),
+                     superposition_explorer(n_epochs=3 if quick else 60)]
+    plt.close("all")
+    training, mixing, superposition = (explorer.children for explorer in explorers)
+    yield "explorer: retrain + redraw (lecture toy)", redraw_latency(training[0], [0.5, 2.0], repeat), "s"
+    yield "explorer: mixing redraw", redraw_latency(mixing[1], [0.2, 0.6], repeat), "s"
+    yield "explorer: retrain + redraw (superposition)", redraw_latency(superposition[0], [0.02, 0.05], repeat), "s"
+
+
+def train_topk(sources, n_steps, batch_size=1024, k=3, width_per_source=2):
+    """A TopK SAE on `sources` for about `n_steps` minibatches; (samples trained on, model)."""
+    n_samples, d = sources.data.shape
+    n_epochs = max(1, round(n_steps * batch_size / n_samples))
+    model = SAEBatch(d, width_per_source * sources.activations.shape[1], seeds=[0], activation="topk", k=k)
+    train_sae(model, sources.data, n_epochs=n_epochs, lr=3e-3, penalty="none", batch_size=batch_size,
+              progress=False)
+    return n_epochs * n_samples, model
+
+
+def bench_superposition(quick):
+    n_steps = 20 if quick else 300
+    for n_sources, d in [(64, 32), (128, 64)] if quick else [(64, 32), (128, 64), (256, 128)]:
+        sources = make_sparse_sources(n_sources, d, p=0.02, n_samples=51_200, seed=0)
+        seconds, (samples, _) = best_time(lambda: train_topk(sources, n_steps), 1)
+        yield f"superposition TopK {d} -> {2 * n_sources}: throughput", samples / seconds, "samples/s"
+
+
+def saelens_topk(directions, p, n_samples, batch_size=1024, k=3):
+    """SAELens's train_toy_sae with a TopK SAE on the same true directions; (samples/s, MCC)."""
+    from sae_lens import TopKTrainingSAE, TopKTrainingSAEConfig
+    from sae_lens.synthetic import ActivationGenerator, FeatureDictionary
+    from sae_lens.synthetic.training import train_toy_sae
+
+    n_sources, d = directions.shape
+    features = FeatureDictionary(n_sources, d, initializer=None, seed=0)
+    with torch.no_grad():
+        features.feature_vectors.copy_(torch.tensor(directions, dtype=torch.float32))
+    # magnitudes with the mean and standard deviation of our uniform(0.5, 1.5)
+    generator = ActivationGenerator(n_sources, p, std_firing_magnitudes=1 / 12**0.5, mean_firing_magnitudes=1.0)
+    torch.manual_seed(0)
+    sae = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=d, d_sae=2 * n_sources, k=k, device="cpu"))
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        train_toy_sae(sae, features, generator, training_samples=n_samples, batch_size=batch_size, lr=3e-3)
+    seconds = time.perf_counter() - start
+    return n_samples / seconds, mcc(directions, sae.W_dec.detach().numpy())
+
+
+def bench_saelens(quick):
+    """The project's TopK trainer and SAELens's on 64 sources in 32 dimensions, same samples."""
+    n_steps = 20 if quick else 1000
+    sources = make_sparse_sources(64, 32, p=0.02, n_samples=51_200, seed=0)
+    train_topk(sources, 5)  # warm-up
+    start = time.perf_counter()
+    samples, model = train_topk(sources, n_steps)
+    ours = samples / (time.perf_counter() - start)
+    yield "TopK 32 -> 128, project: throughput", ours, "samples/s"
+    yield "TopK 32 -> 128, project: MCC", recovery(sources, sae_dictionary(model, sources.data))["MCC"], ""
+    try:
+        import sae_lens  # noqa: F401
+    except ImportError:
+        for name in ["throughput", "MCC", "project / SAELens throughput"]:
+            yield f"TopK 32 -> 128, SAELens: {name}", None, "skipped: sae-lens not installed"
+        return
+    theirs, their_mcc = saelens_topk(sources.directions, 0.02, samples)
+    yield "TopK 32 -> 128, SAELens: throughput", theirs, "samples/s"
+    yield "TopK 32 -> 128, SAELens: MCC", their_mcc, ""
+    yield "TopK 32 -> 128, SAELens: project / SAELens throughput", ours / theirs, "x"
 
 
 def main(argv=None):
@@ -127,11 +197,12 @@ def main(argv=None):
 
     torch.manual_seed(0)
     rows = []
-    print(f"{'benchmark':52} {'value':>12}", flush=True)
-    for bench in (bench_notebooks, bench_lecture_toy, bench_explorers):
+    print(f"{'benchmark':56} {'value':>12}", flush=True)
+    for bench in (bench_notebooks, bench_lecture_toy, bench_explorers, bench_superposition, bench_saelens):
         for name, value, unit in bench(args.quick):
             rows.append({"name": name, "value": value, "unit": unit})
-            print(f"{name:52} {value:12.4g} {unit}", flush=True)
+            shown = "" if value is None else f"{value:12.4g}"
+            print(f"{name:56} {shown:>12} {unit}", flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"quick": args.quick, "torch": torch.__version__,
