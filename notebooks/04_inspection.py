@@ -179,4 +179,4 @@ assert (rows["raw mixed variables"] < rows["untrained SAE"]).all()
 #   compared with the true mixing directions, how sparse the latents are, and baselines such as
 #   PCA and ICA on the same data.
 #
-# Next, the regime SAEs are built for: [05 · Superposition](05_superposition.ipynb).
+# Next, those measurements across many seeds: [05 · Did the SAE learn? Controls and baselines](05_controls.ipynb).

@@ -4,6 +4,10 @@ A dictionary here is what recovery is measured on: `directions` (n_atoms, d), on
 feature; `codes` (n_samples, n_atoms), how much of each atom every sample uses; and `x_recon`
 (n_samples, d), the data rebuilt from them. PCA and FastICA (scikit-learn) learn at most d atoms;
 a random dictionary is the chance level; the raw channels are the data's own axes.
+
+`recovery` scores a dictionary against sparse sources in superposition (matching directions);
+`mixing_recovery` against the lecture's mixed sources (matching codes by |r|, as the lecture
+does). Both use the metrics of `sae_helpers.metrics`, defined there in one formula each.
 """
 
 from typing import NamedTuple
@@ -13,7 +17,18 @@ import torch
 from sklearn.decomposition import PCA, FastICA
 
 from sae_helpers.data import check_matrix
-from sae_helpers.metrics import abs_corr, dead_latents, fvu, l0, match_directions, mmcs
+from sae_helpers.metrics import (
+    abs_corr,
+    abs_cosines,
+    active_fraction,
+    dead_latents,
+    fvu,
+    l0,
+    match_directions,
+    match_latents,
+    mmcs,
+    selectivity,
+)
 
 
 class Dictionary(NamedTuple):
@@ -82,4 +97,24 @@ def recovery(sources, dictionary):
         "L0": l0(dictionary.codes),
         "FVU": float(fvu(sources.data, dictionary.x_recon)),
         "dead": dead_latents(dictionary.codes),
+    }
+
+
+def mixing_recovery(mixed, dictionary, one_to_one=False):
+    """How well `dictionary` recovers the sources of `mixed` (a MixedSources), per source:
+
+    best_r: |r| of the matched atom's code with the source (`match_latents`, the lecture's rule
+    unless one_to_one); selectivity of that atom; alignment: |cos| between its direction and the
+    source's true mixing direction. Per dictionary: active (mean number of positive codes per
+    sample), dead atoms and FVU.
+    """
+    matches = match_latents(dictionary.codes, mixed.sources, one_to_one=one_to_one)
+    cosines = abs_cosines(mixed.mixing, dictionary.directions)
+    return {
+        "best_r": matches.abs_r,
+        "selectivity": selectivity(dictionary.codes, mixed.sources, matches),
+        "alignment": cosines[np.arange(len(cosines)), matches.latent],
+        "active": active_fraction(dictionary.codes).sum(),
+        "dead": dead_latents(dictionary.codes),
+        "FVU": float(fvu(mixed.data, dictionary.x_recon)),
     }

@@ -22,6 +22,11 @@ directions u_j (decoder rows, or a baseline's components), C_ij = |cos(t_i, u_j)
                                               a source left unmatched (fewer u than t) counts 0
     MMCS = (1 / n_sources) sum_i max_j C_ij  (each source's best direction, repeats allowed)
     L0   = mean over samples of the number of nonzero latents.
+
+A latent is active on a sample when it is positive (for GELU, whose latents are never exactly
+0, this means a positive pre-activation); it is dead when it is active on no sample. For a
+latent j matched to source i, its selectivity is |r_ji| - max over other sources k of |r_jk|:
+1 for a latent that follows its source alone, 0 for one that follows another as well.
 """
 
 from typing import NamedTuple
@@ -145,6 +150,24 @@ def l0(latents):
     return (_as_numpy(latents, "latents") != 0).sum(axis=1).mean()
 
 
+def active_fraction(latents):
+    """(n_latents,) fraction of samples on which each latent is positive."""
+    return (_as_numpy(latents, "latents") > 0).mean(axis=0)
+
+
 def dead_latents(latents):
-    """Number of latents that are zero on every sample; latents (n_samples, n_latents)."""
-    return int((_as_numpy(latents, "latents") == 0).all(axis=0).sum())
+    """Number of latents that are positive on no sample; latents (n_samples, n_latents)."""
+    return int((active_fraction(latents) == 0).sum())
+
+
+def selectivity(latents, sources, matches):
+    """(n_sources,) |r| of each matched latent with its source minus its best |r| with another.
+
+    `matches`: the result of `match_latents(latents, sources)`; needs at least 2 sources.
+    """
+    r = abs_corr(latents, sources)
+    if r.shape[1] < 2:
+        raise ValueError("selectivity needs at least 2 sources")
+    own = r[matches.latent, np.arange(r.shape[1])]
+    others = np.where(np.eye(r.shape[1], dtype=bool), -np.inf, r[matches.latent]).max(axis=1)
+    return own - others

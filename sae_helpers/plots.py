@@ -167,6 +167,20 @@ def plot_heatmap(values, row_labels, col_labels, title, ax=None, xlabel="", ylab
     return ax.figure
 
 
+def plot_distributions(groups, ylabel, title, ax=None):
+    """Each group's values ({label: 1-D array}) as a strip of points, sorted from left to right,
+    with the group's median as a black bar."""
+    ax = _new_axes(ax, (5, 3.5))
+    for i, values in enumerate(groups.values()):
+        values = np.sort(np.asarray(values, dtype=float))
+        x = i + np.linspace(-0.25, 0.25, len(values)) if len(values) > 1 else np.array([i])
+        ax.plot(x, values, "o", markersize=4, alpha=0.6, color=f"C{i}")
+        ax.hlines(np.median(values), i - 0.32, i + 0.32, color="k", linewidth=2)
+    ax.set_xticks(range(len(groups)), list(groups))
+    ax.set(ylabel=ylabel, title=title)
+    return ax.figure
+
+
 def plot_method_comparison(results, metrics=("MCC", "MMCS", "act_r"), ax=None):
     """Grouped bars: one group per method of `results` ({method: {metric: value}})."""
     ax = _new_axes(ax, (9, 3.5))

@@ -4,14 +4,16 @@ import torch
 
 from sae_helpers import train_sae
 from sae_helpers.baselines import (
+    Dictionary,
     ica_dictionary,
     least_squares_dictionary,
+    mixing_recovery,
     pca_dictionary,
     random_dictionary,
     recovery,
     sae_dictionary,
 )
-from sae_helpers.data import make_sparse_sources
+from sae_helpers.data import make_lecture_data, make_sparse_sources
 from sae_helpers.model import SAEBatch
 
 SOURCES = make_sparse_sources(n_sources=16, d=8, p=0.05, n_samples=8000, seed=0)
@@ -62,3 +64,28 @@ def test_sae_dictionary_takes_one_instance_without_padding():
     with torch.no_grad():
         expected = model(torch.tensor(SOURCES.data, dtype=torch.float32)).x_recon[1].numpy()
     np.testing.assert_allclose(dictionary.x_recon, expected)
+
+
+LECTURE = make_lecture_data()
+
+
+def test_mixing_recovery_of_the_answer_key_is_perfect():
+    # directions = the mixing rows, codes = the sources: the truth itself
+    truth = Dictionary(LECTURE.mixing, LECTURE.sources, LECTURE.data)
+    row = mixing_recovery(LECTURE, truth)
+    np.testing.assert_allclose(row["best_r"], 1)
+    np.testing.assert_allclose(row["alignment"], 1)
+    assert row["FVU"] == 0
+    assert (row["selectivity"] > 0.99).all(), "the two sources are uncorrelated"
+
+
+def test_fastica_unmixes_the_lecture_sources():
+    row = mixing_recovery(LECTURE, ica_dictionary(LECTURE.data, 2))
+    assert (row["best_r"] > 0.99).all() and (row["alignment"] > 0.99).all()
+
+
+def test_mixing_recovery_of_an_sae_has_one_entry_per_source():
+    model = SAEBatch(2, 20, seeds=[0])
+    row = mixing_recovery(LECTURE, sae_dictionary(model, LECTURE.data), one_to_one=True)
+    assert row["best_r"].shape == row["selectivity"].shape == row["alignment"].shape == (2,)
+    assert 0 <= row["active"] <= 20 and 0 <= row["dead"] <= 20

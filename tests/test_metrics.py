@@ -6,6 +6,7 @@ from sae_helpers import match_latents
 from sae_helpers.metrics import (
     abs_corr,
     abs_cosines,
+    active_fraction,
     corr,
     dead_latents,
     fvu,
@@ -13,6 +14,7 @@ from sae_helpers.metrics import (
     match_directions,
     mcc,
     mmcs,
+    selectivity,
 )
 
 SOURCES = np.random.default_rng(0).normal(size=(200, 2))
@@ -140,3 +142,28 @@ def test_l0_and_dead_latents_by_hand():
 def test_direction_metrics_reject_mismatched_dimensions():
     with pytest.raises(ValueError, match="same dimension"):
         mcc(np.eye(3), np.eye(2))
+
+
+def test_active_fraction_and_dead_latents_count_positive_values():
+    latents = np.array([[-0.1, 2.0, 0.0], [0.3, -1.0, 0.0], [-0.2, 1.0, 0.0], [-0.1, 0.5, 0.0]])
+    np.testing.assert_allclose(active_fraction(latents), [0.25, 0.75, 0])
+    assert dead_latents(latents) == 1, "a latent that is never positive is dead, GELU's small negatives included"
+
+
+def test_selectivity_by_hand():
+    sources = SOURCES
+    # latent 0 is source 1 exactly; latent 1 follows source 2 and, as much, source 1
+    latents = np.column_stack([sources[:, 0], sources[:, 0] + sources[:, 1]])
+    matches = match_latents(latents, sources, one_to_one=True)
+    r = abs_corr(latents, sources)
+    expected = [1 - r[0, 1], r[1, 1] - r[1, 0]]
+    np.testing.assert_allclose(selectivity(latents, sources, matches), expected)
+    # the two sample sources correlate a little (r ~ 0.05), hence "about" 1 and 0
+    assert selectivity(latents, sources, matches)[0] == pytest.approx(1, abs=0.1)
+    assert abs(selectivity(latents, sources, matches)[1]) < 0.1
+
+
+def test_selectivity_needs_two_sources():
+    one = SOURCES[:, :1]
+    with pytest.raises(ValueError, match="at least 2 sources"):
+        selectivity(one, one, match_latents(one, one))

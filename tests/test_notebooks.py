@@ -31,9 +31,9 @@ def code_cells(nb):
 
 
 def test_the_core_sequence_is_there():
-    assert [p.stem for p in SOURCES][:5] == [
+    assert [p.stem for p in SOURCES][:6] == [
         "01_mixing_sources", "02_defining_the_sae", "03_training", "04_inspection",
-        "05_superposition"]
+        "05_controls", "06_superposition"]
 
 
 @by_name

@@ -6,6 +6,7 @@ from matplotlib.figure import Figure
 from sae_helpers.data import make_lecture_data, make_sparse_sources
 from sae_helpers.plots import (
     plot_direction_cosines,
+    plot_distributions,
     plot_directions_2d,
     plot_heatmap,
     plot_histograms,
@@ -106,3 +107,11 @@ def test_superposition_figures_draw():
     assert len(axs[1, 0].patches) == 6
     plot_tradeoff([3, 1, 2], [0.1, 0.5, 0.2], ["w", "w", "w"], ax=axs[1, 1], true_l0=1.2)
     np.testing.assert_array_equal(axs[1, 1].lines[0].get_xdata(), [3, 1, 2])
+
+
+def test_distributions_show_sorted_points_and_medians():
+    fig = plot_distributions({"a": [3.0, 1.0, 2.0], "b": [5.0]}, "value", "title")
+    ax = fig.axes[0]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [1, 2, 3])
+    medians = [c.get_segments()[0][0][1] for c in ax.collections]
+    assert medians == [2.0, 5.0]

@@ -7,9 +7,9 @@
 # ---
 
 # %% [markdown]
-# # 05 · Superposition: where an SAE succeeds and PCA and ICA fail
+# # 06 · Superposition: where an SAE succeeds and PCA and ICA fail
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/05_superposition.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/06_superposition.ipynb)
 #
 # The lecture's toy has two dense sources in two dimensions: ICA's home ground. Language models
 # are thought to be different: they represent **more features than they have dimensions**, each
