@@ -55,7 +55,7 @@ from sae_helpers.baselines import (
     sae_dictionary,
 )
 from sae_helpers.data import make_lecture_data
-from sae_helpers.metrics import corr
+from sae_helpers.metrics import active_fraction, corr
 from sae_helpers.model import SAEBatch
 from sae_helpers.plots import plot_distributions, plot_signals
 
@@ -211,6 +211,13 @@ for name, rows in [("trained", trained_rows), ("untrained", untrained_rows)]:
 # sample, before and after. With dense sources and a GELU, the L1 penalty shrinks the latents
 # rather than switching them off.
 
+# %% [markdown]
+# Per latent, the fraction of samples on which it is active (seed 0, sorted): a few latents are
+# on almost always, a few never, the rest part of the time.
+
+# %%
+print(" ".join(f"{f:.2f}" for f in np.sort(active_fraction(sae_dictionary(trained, lecture.data, 0).codes))[::-1]))
+
 # %%
 assert np.median(collect(trained_rows, "FVU")) < 0.05 < 1 < np.median(collect(untrained_rows, "FVU"))
 assert np.median(collect(trained_rows, "active")) >= np.median(collect(untrained_rows, "active"))
@@ -219,7 +226,8 @@ assert np.median(collect(trained_rows, "active")) >= np.median(collect(untrained
 # ## Baselines on the same data
 #
 # The same metrics for PCA and FastICA with 2 components, and for the raw mixed channels (the
-# data's own axes), beside the SAE medians.
+# data's own axes), beside the SAEs and the shuffled null (medians over seeds; two columns per
+# metric: source 1, source 2; "active" has no meaning for the signed codes of the baselines).
 
 # %%
 baselines = {
@@ -227,13 +235,15 @@ baselines = {
     "FastICA": ica_dictionary(lecture.data, 2, seed=0),
     "raw channels": least_squares_dictionary(lecture.data, np.eye(2)),
 }
-table = {"trained SAE (median)": trained_rows, "untrained SAE (median)": untrained_rows}
+table = {"trained SAE": trained_rows, "untrained SAE": untrained_rows, "shuffled null": null_rows}
 table |= {name: [mixing_recovery(lecture, dictionary)] for name, dictionary in baselines.items()}
-print(f"{'':24}{'best |r|':>14}{'selectivity':>14}{'alignment':>14}{'FVU':>7}")
+print(f"{'':14}{'best |r|':>14}{'selectivity':>14}{'alignment':>14}{'active':>8}{'dead':>5}{'FVU':>7}")
 for name, rows in table.items():
-    b, s, a = (np.median(collect(rows, key), axis=0) for key in ["best_r", "selectivity", "alignment"])
-    print(f"{name:24}{b[0]:7.3f}{b[1]:7.3f}{s[0]:7.3f}{s[1]:7.3f}{a[0]:7.3f}{a[1]:7.3f}"
-          f"{np.median(collect(rows, 'FVU')):7.3f}")
+    b, s, a, active, dead, fvu_value = (np.median(collect(rows, key), axis=0) for key in
+                                        ["best_r", "selectivity", "alignment", "active", "dead", "FVU"])
+    active_text = f"{active:8.2f}" if name in ("trained SAE", "untrained SAE", "shuffled null") else f"{'-':>8}"
+    print(f"{name:14}{b[0]:7.3f}{b[1]:7.3f}{s[0]:7.3f}{s[1]:7.3f}{a[0]:7.3f}{a[1]:7.3f}"
+          f"{active_text}{dead:5.0f}{fvu_value:7.3f}")
 
 # %% [markdown]
 # **FastICA recovers these two sources best.** With 2 components instead of 20 latents it
