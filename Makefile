@@ -3,6 +3,8 @@
 # make lab   open the notebooks in JupyterLab
 # make sync  after editing notebooks/NN_topic.py: rewrite and re-execute its .ipynb twin
 #            (all notebooks, or one: make sync NB=notebooks/03_training.py)
+# make browser-test  run every notebook in JupyterLab in headless chromium (tests/browser)
+# make colab-test    run every notebook and the unit tests with Colab's package versions (.venv-colab)
 # make bench print the benchmark table, also written to build/benchmarks.json; runs in its own
 #            .venv-bench, the pinned versions plus sae-lens (compared against, never a dependency)
 
@@ -10,10 +12,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 BENCH_VENV := .venv-bench
+COLAB_VENV := .venv-colab
+CHROMIUM ?= /usr/bin/chromium
 SAE_LENS := sae-lens==6.54.12
 NB ?= $(wildcard notebooks/[0-9]*.py)
 
-.PHONY: install run test lab sync bench clean
+.PHONY: install run test browser-test colab-test lab sync bench clean
 
 install: $(VENV)/.installed
 
@@ -28,7 +32,24 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env --nbval-cell-timeout=600 \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --ignore=tests/browser
+
+browser-test: install
+	@test -x $(CHROMIUM) || [ "$$(id -u)" != 0 ] || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@test -x $(CHROMIUM) || { echo "browser-test needs a chromium at $(CHROMIUM):" \
+		"install Debian's package (sudo apt-get install chromium) or set CHROMIUM=/path/to/it"; exit 1; }
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/browser
+
+$(COLAB_VENV)/.installed: tests/colab-versions.txt constraints.txt pyproject.toml
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install -q -c tests/colab-versions.txt -e '.[test]'
+	touch $@
+
+colab-test: $(COLAB_VENV)/.installed
+	$(COLAB_VENV)/bin/python -m pip list 2>/dev/null | grep -E "^(ipywidgets|numpy|matplotlib|torch) "
+	$(COLAB_VENV)/bin/python tests/nbtools.py check $(NB)
+	$(COLAB_VENV)/bin/python -m pytest tests --ignore=tests/browser
 
 lab: install
 	$(BIN)/jupyter lab notebooks

@@ -2,7 +2,8 @@
 
 Each builder returns the `interactive`, so a test can set a control's value and read
 `.result`. Sliders use `continuous_update=False`: the figure is redrawn (or the model
-retrained) when the slider is released, not on every pixel. Works on ipywidgets 7 and 8.
+retrained) when the slider is released, not on every pixel. Works on ipywidgets 7 (Colab's)
+and 8.
 """
 
 import ipywidgets as widgets
@@ -14,6 +15,15 @@ from sae_helpers.data import LECTURE_MIXING, make_lecture_data, make_sparse_sour
 from sae_helpers.model import SAEBatch, SparseAutoencoder
 from sae_helpers.plots import plot_losses, plot_method_comparison, plot_mixing_overview, plot_recovery
 from sae_helpers.train import train_sae
+
+
+def _explorer(function, **controls):
+    """widgets.interactive(function, **controls) with its first result computed now, as
+    ipywidgets 8 does on creation; ipywidgets 7 would wait until it is displayed."""
+    explorer = widgets.interactive(function, **controls)
+    if explorer.result is None:
+        explorer.update()
+    return explorer
 
 
 def _slider(value, low, high, step, description):
@@ -33,7 +43,7 @@ def mixing_explorer():
         plot_mixing_overview(mixed.sources, mixed.data)
         return mixed
 
-    return widgets.interactive(
+    return _explorer(
         redraw,
         a11=_slider(a11, -1, 1.5, 0.05, "a11"),
         a12=_slider(a12, -1, 1.5, 0.05, "a12"),
@@ -55,7 +65,7 @@ def training_explorer(data, n_epochs=600, seed=0):
         plot_losses(history)
         return history
 
-    return widgets.interactive(
+    return _explorer(
         retrain,
         sparsity_weight=widgets.FloatLogSlider(value=1.0, base=10, min=-3, max=1, step=0.25,
                                                description="sparsity", continuous_update=False),
@@ -94,7 +104,7 @@ def superposition_explorer(n_samples=10_000, n_epochs=60, seed=0):
     def retrain(p, n_sources, d, sparsity_weight):
         return superposition_recovery(p, n_sources, d, sparsity_weight, n_samples, n_epochs, seed)
 
-    return widgets.interactive(
+    return _explorer(
         retrain,
         p=widgets.FloatLogSlider(value=0.03, base=10, min=-2.5, max=-0.5, step=0.125,
                                  description="p", continuous_update=False),

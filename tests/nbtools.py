@@ -2,6 +2,7 @@
 
     python tests/nbtools.py sync  notebooks/NN_topic.py ...   rewrite + execute the .ipynb twins
     python tests/nbtools.py build notebooks/NN_topic.py ...   execute into build/, write HTML
+    python tests/nbtools.py check notebooks/NN_topic.py ...   execute only (fails on an error)
 
 The .py (jupytext percent format) is the source. `sync` reads it, executes it in a fresh
 kernel and writes the .ipynb beside it, so a stale .ipynb can never overwrite an edit
@@ -10,6 +11,7 @@ lines of random ids that change on every run and that nbval does not compare.
 """
 
 import sys
+import time
 from pathlib import Path
 
 import jupytext
@@ -31,7 +33,7 @@ def read_source(py_path):
 
 def execute(nb, cwd):
     """Execute `nb` in a fresh kernel running in `cwd`; raises on the first error."""
-    NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=False,
+    NotebookClient(nb, timeout=600, startup_timeout=120, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(cwd)}}).execute()
     nb.metadata.pop("widgets", None)
     return nb
@@ -52,10 +54,16 @@ def build(py_path):
     (BUILD / f"{py_path.stem}.html").write_text(html, encoding="utf-8")
 
 
+def check(py_path):
+    start = time.perf_counter()
+    execute(read_source(py_path), Path(py_path).parent)
+    print(f"  ran without error in {time.perf_counter() - start:.1f} s", flush=True)
+
+
 if __name__ == "__main__":
-    command, paths = sys.argv[1], sys.argv[2:]
-    if command not in ("sync", "build") or not paths:
+    commands = {"sync": sync, "build": build, "check": check}
+    if len(sys.argv) < 3 or sys.argv[1] not in commands:
         sys.exit(__doc__)
-    for path in paths:
-        print(f"{command}: {path}", flush=True)
-        {"sync": sync, "build": build}[command](path)
+    for path in sys.argv[2:]:
+        print(f"{sys.argv[1]}: {path}", flush=True)
+        commands[sys.argv[1]](path)

@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import run as benchmarks  # noqa: E402
 
 EXPECTED = [
+    "warm-up: first notebook run (02_defining_the_sae)",
     "notebook 02_defining_the_sae: headless execution",
     "lecture toy: lecture-style loop",
     "lecture toy: train_sae",
