@@ -267,7 +267,7 @@ training_explorer(lecture.data, n_epochs=n_epochs)
 #
 # - Training minimises MSE + penalty. With the lecture's settings the trained SAE leaves about
 #   4% of the variance unexplained; the same model untrained does worse than predicting the mean.
-# - `sae_helpers.train_sae` is the loop of this notebook, with the same numbers out.
+# - `sae_helpers.train_sae` is the loop of this notebook: the same losses, up to rounding.
 # - The decorrelation penalty costs reconstruction and mostly shrinks the latents, for every
 #   one of 5 seeds.
 # - The sparsity weight trades reconstruction against latent size.

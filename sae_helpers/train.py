@@ -1,7 +1,8 @@
 """One training function, the lecture's loop: forward, loss, backward, step, log.
 
-The loss is reconstruction MSE plus the model's penalty ("l1": `model.sparsity_loss`, or
-"decorrelation": `model.decorrelation_loss`), optimised with Adam. The default is the
+The loss is reconstruction MSE plus the model's penalty, optimised with Adam. Penalties:
+"l1" (`model.sparsity_loss`, the lecture's), "decorrelation" (`model.decorrelation_loss`),
+"decoder_norm_l1" (`SAEBatch.decoder_norm_l1_loss`) and "none" (for TopK SAEs). The default is the
 lecture's full-batch training (every epoch is one step on all samples); `batch_size` switches
 to shuffled minibatches, whose order `seed` fixes.
 
@@ -33,7 +34,7 @@ class History:
 
     mse: np.ndarray  # reconstruction loss, mean squared error
     penalty: np.ndarray  # the weighted penalty that was added to the MSE
-    penalty_name: str  # "l1" or "decorrelation"
+    penalty_name: str  # one of PENALTIES
 
     @property
     def total(self):
