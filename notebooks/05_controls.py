@@ -114,6 +114,9 @@ for source, ax in enumerate(axs):
                        "best |r|", f"Source {source + 1}", ax=ax)
 plt.show()
 
+# %% [markdown]
+# The same in numbers: the median and the worst case (minimum) of each group.
+
 # %%
 print(f"{'best |r|':15}{'median s1':>10}{'median s2':>10}{'min s1':>8}{'min s2':>8}")
 for name, values in best.items():
@@ -218,6 +221,10 @@ for name, rows in [("trained", trained_rows), ("untrained", untrained_rows)]:
 # %%
 print(" ".join(f"{f:.2f}" for f in np.sort(active_fraction(sae_dictionary(trained, lecture.data, 0).codes))[::-1]))
 
+# %% [markdown]
+# This section's two claims, pinned: training fixes the reconstruction, and it does not make the
+# latents sparser.
+
 # %%
 assert np.median(collect(trained_rows, "FVU")) < 0.05 < 1 < np.median(collect(untrained_rows, "FVU"))
 assert np.median(collect(trained_rows, "active")) >= np.median(collect(untrained_rows, "active"))
@@ -319,6 +326,10 @@ for name, rows in settings.items():
     b, a = np.median(collect(rows, "best_r"), axis=0), np.median(collect(rows, "alignment"), axis=0)
     summary[name] = (np.median(collect(rows, "active")), np.median(collect(rows, "FVU")), a.min())
     print(f"{name:16}{b[0]:7.3f}{b[1]:7.3f}{a[0]:7.3f}{a[1]:7.3f}{summary[name][0]:8.2f}{summary[name][1]:7.3f}")
+
+# %% [markdown]
+# Pinned: ReLU and then a larger weight mean fewer active latents; the larger weight costs
+# reconstruction and raises the worse of the two alignments.
 
 # %%
 assert summary["ReLU, weight 3"][0] < summary["ReLU, weight 1"][0] < summary["GELU, weight 1"][0]

@@ -119,3 +119,11 @@ def test_readme_lists_every_notebook_with_its_badge():
         assert f"notebooks/{source.stem}.ipynb" in readme
         assert (f"https://colab.research.google.com/github/{GITHUB_PATH}/blob/main/notebooks/"
                 f"{source.stem}.ipynb") in readme
+
+
+@by_name
+def test_every_code_cell_is_introduced_by_markdown(source):
+    cells = read_source(source).cells
+    for before, cell in zip(cells, cells[1:]):
+        if cell.cell_type == "code":
+            assert before.cell_type == "markdown", f"say what this cell does first:\n{cell.source[:200]}"
