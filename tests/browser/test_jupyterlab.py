@@ -111,7 +111,7 @@ def browser():
 
 
 def expected_figures(notebook):
-    """Figures (PNG outputs) the notebook stores outside its explorer cells."""
+    """Figures (PNG outputs) stored in the notebook; explorer cells store none (widget views)."""
     nb = nbformat.read(notebook, as_version=4)
     return sum("image/png" in output.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
                for output in cell.outputs)
