@@ -68,12 +68,6 @@ class SparseAutoencoder(nn.Module):
         """L1 penalty: sparsity_weight * mean |latent| (mean over samples and latents)."""
         return self.sparsity_weight * latents.abs().mean()
 
-    def decoder_norm_l1_loss(self, latents):
-        """(K,) sparsity_weight * mean over samples of sum_j |latent_j| ||W_dec[j]|| (Anthropic's
-        April 2024 recipe: a latent cannot dodge the penalty by shrinking while its decoder grows)."""
-        decoder_norms = self.W_dec.norm(dim=-1)[:, None, :]  # (K, 1, hidden_dim)
-        return self.sparsity_weight * (latents.abs() * decoder_norms).sum(dim=-1).mean(dim=-1)
-
     def decorrelation_loss(self, latents):
         """sparsity_weight * sum of squared off-diagonal entries of the latents' covariance.
 

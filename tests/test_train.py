@@ -88,6 +88,7 @@ def test_tensor_data_is_accepted():
         ({"lr": float("nan")}, "lr"),
         ({"batch_size": 0}, "batch_size"),
         ({"penalty": "decorrelation", "batch_size": 1}, "at least 2 samples"),
+        ({"penalty": "decoder_norm_l1"}, "needs an SAEBatch"),
     ],
 )
 def test_bad_input_is_named(kwargs, message):
