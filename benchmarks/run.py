@@ -49,6 +49,13 @@ def best_time(fn, repeat):
     return min(times), result
 
 
+def best_times(fns, repeat):
+    """[(best wall time, last result) per function], calling them in turn `repeat` times, so that
+    a slow spell of a shared machine slows both sides of a ratio alike."""
+    runs = [[best_time(fn, 1) for fn in fns] for _ in range(repeat)]
+    return [(min(run[i][0] for run in runs), runs[-1][i][1]) for i in range(len(fns))]
+
+
 def lecture_style_loop(data, n_epochs, seed=0):
     """The lecture's loop as the lecture writes it: default Adam, .item() every epoch."""
     torch.manual_seed(seed)
@@ -89,20 +96,21 @@ def bench_notebooks(quick):
 
 def bench_lecture_toy(quick):
     data = make_lecture_data().data
-    n_epochs, repeat = (20, 1) if quick else (600, 3)
+    n_epochs, repeat = (20, 1) if quick else (600, 7)
     lecture_style_loop(data, n_epochs)  # warm-up
     project_trainer(data, n_epochs)
-    plain, losses = best_time(lambda: lecture_style_loop(data, n_epochs), repeat)
-    ours, history = best_time(lambda: project_trainer(data, n_epochs), repeat)
+    (plain, losses), (ours, history) = best_times(
+        [lambda: lecture_style_loop(data, n_epochs), lambda: project_trainer(data, n_epochs)], repeat)
     yield "lecture toy: lecture-style loop", plain, "s"
     yield "lecture toy: train_sae", ours, "s"
     yield "lecture toy: speed-up of train_sae", plain / ours, "x"
     yield "lecture toy: largest MSE difference", float(np.abs(losses[:, 1] - history.mse).max()), ""
 
     n_seeds = 4 if quick else 16
-    sequential, _ = best_time(lambda: [project_trainer(data, n_epochs, s) for s in range(n_seeds)], 1)
-    batched, _ = best_time(lambda: train_sae(SAEBatch(2, 20, seeds=range(n_seeds)), data,
-                                             n_epochs=n_epochs, progress=False), 1)
+    (sequential, _), (batched, _) = best_times(
+        [lambda: [project_trainer(data, n_epochs, s) for s in range(n_seeds)],
+         lambda: train_sae(SAEBatch(2, 20, seeds=range(n_seeds)), data, n_epochs=n_epochs, progress=False)],
+        1 if quick else 2)
     yield f"{n_seeds} seeds: sequential train_sae", sequential, "s"
     yield f"{n_seeds} seeds: one SAEBatch", batched, "s"
     yield f"{n_seeds} seeds: speed-up of batching", sequential / batched, "x"

@@ -121,6 +121,7 @@ class SAEBatch(nn.Module):
             return torch.stack([F.pad(t.detach(), (0, h - t.shape[-1])) for t in tensors])
 
         self.input_dim, self.hidden_dim, self.activation = input_dim, h, activation
+        self.padded = min(widths) < h  # whether some instances have latents held at zero
         self.W_enc = nn.Parameter(stacked([m.encoder.weight.T for m in models]))
         self.b_enc = nn.Parameter(stacked([m.encoder.bias for m in models]))
         self.W_dec = nn.Parameter(stacked([m.decoder.weight for m in models]).transpose(1, 2).contiguous())

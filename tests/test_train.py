@@ -5,7 +5,7 @@ import torch
 from sae_helpers import SparseAutoencoder, train_sae
 from sae_helpers.data import make_lecture_data
 from sae_helpers.model import SAEBatch
-from sae_helpers.train import pick_device
+from sae_helpers.train import l1_gradients, pick_device
 
 DATA = make_lecture_data().data
 
@@ -35,7 +35,7 @@ def test_full_batch_training_matches_the_lectures_loop():
     history = train_sae(fresh_model(), DATA, n_epochs=40, progress=False)
     reference = plain_loop(fresh_model(), DATA, n_epochs=40, lr=7e-4)
     np.testing.assert_allclose(history.mse, reference[:, 0], rtol=1e-6)
-    np.testing.assert_allclose(history.penalty, reference[:, 1], rtol=1e-6)
+    np.testing.assert_allclose(history.penalty, reference[:, 1], rtol=1e-5)  # summed in another order
 
 
 def test_history_shapes_and_total():
@@ -133,3 +133,55 @@ def test_training_moves_the_model_to_the_chosen_device():
     model = fresh_model()
     train_sae(model, DATA, n_epochs=2, device="cpu", progress=False)
     assert next(model.parameters()).device.type == "cpu"
+
+
+def autograd_l1(model, x):
+    """MSE + L1 loss of `model` on `x` through autograd: the reference for l1_gradients."""
+    model.zero_grad()
+    x_recon, latents = model(x)
+    mse = ((x_recon - x) ** 2).mean(dim=(-2, -1))
+    penalty = model.sparsity_loss(latents)
+    (mse + penalty).sum().backward()
+    return mse.detach(), penalty.detach(), [p.grad for p in model.parameters()]
+
+
+@pytest.mark.parametrize("make_model", [
+    lambda: fresh_model(sparsity_weight=0.7),
+    lambda: SAEBatch(2, [20, 20, 7], seeds=[0, 1, 2], sparsity_weight=[1.0, 0.3, 2.0]),
+    lambda: SAEBatch(2, 12, seeds=[3, 4], activation="relu"),
+], ids=["lecture SAE", "GELU batch, mixed widths", "ReLU batch"])
+def test_gradients_by_hand_equal_autograds(make_model):
+    model = make_model()
+    with torch.no_grad():  # off the initialisation, padding latents' weights included
+        for parameter in model.parameters():
+            parameter.add_(0.1 * torch.randn(parameter.shape, generator=torch.Generator().manual_seed(0)))
+    x = torch.tensor(DATA[:500], dtype=torch.float32)
+    mse, penalty, gradients = l1_gradients(model, x)
+    ref_mse, ref_penalty, ref_gradients = autograd_l1(model, x)
+    torch.testing.assert_close(mse, ref_mse, rtol=1e-6, atol=0)
+    torch.testing.assert_close(penalty, ref_penalty, rtol=1e-5, atol=0)
+    for parameter, gradient, reference in zip(model.parameters(), gradients, ref_gradients):
+        assert gradient.shape == parameter.shape and gradient.is_contiguous()
+        torch.testing.assert_close(gradient, reference, rtol=1e-5, atol=1e-8)
+
+
+def test_minibatch_training_by_hand_equals_autograd():
+    """train_sae's hand-written gradients against the same minibatch loop through autograd."""
+    n_epochs, batch_size, seed = 3, 700, 5
+    model = SAEBatch(2, [20, 9], seeds=[0, 1], activation="relu", sparsity_weight=[0.5, 1.0])
+    reference = SAEBatch(2, [20, 9], seeds=[0, 1], activation="relu", sparsity_weight=[0.5, 1.0])
+    history = train_sae(model, DATA, n_epochs=n_epochs, batch_size=batch_size, seed=seed, progress=False)
+    x = torch.tensor(DATA, dtype=torch.float32)
+    optimizer = torch.optim.Adam(reference.parameters(), lr=7e-4)
+    shuffle = torch.Generator().manual_seed(seed)
+    for epoch in range(n_epochs):
+        order = torch.randperm(len(x), generator=shuffle)
+        mse_sum = 0
+        for start in range(0, len(x), batch_size):
+            batch = x[order[start:start + batch_size]]
+            mse, _, _ = autograd_l1(reference, batch)
+            optimizer.step()
+            mse_sum = mse_sum + mse * len(batch) / len(x)
+        np.testing.assert_allclose(history.mse[epoch], mse_sum.numpy(), rtol=1e-5)
+    for a, b in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
