@@ -181,22 +181,28 @@ def saelens_topk(directions, p, n_samples, batch_size=1024, k=3):
 
 
 def bench_saelens(quick):
-    """The project's TopK trainer and SAELens's on 64 sources in 32 dimensions, same samples."""
-    n_steps = 20 if quick else 1000
+    """The project's TopK trainer and SAELens's on 64 sources in 32 dimensions, same samples,
+    in turn `repeat` times (best throughput of each)."""
+    n_steps, repeat = (20, 1) if quick else (1000, 3)
     sources = make_sparse_sources(64, 32, p=0.02, n_samples=51_200, seed=0)
     train_topk(sources, 5)  # warm-up
-    start = time.perf_counter()
-    samples, model = train_topk(sources, n_steps)
-    ours = samples / (time.perf_counter() - start)
-    yield "TopK 32 -> 128, project: throughput", ours, "samples/s"
-    yield "TopK 32 -> 128, project: MCC", recovery(sources, sae_dictionary(model, sources.data))["MCC"], ""
     try:
         import sae_lens  # noqa: F401
     except ImportError:
+        sae_lens = None
+    ours, theirs = 0.0, 0.0
+    for _ in range(repeat):
+        seconds, (samples, model) = best_time(lambda: train_topk(sources, n_steps), 1)
+        ours = max(ours, samples / seconds)
+        if sae_lens is not None:
+            throughput, their_mcc = saelens_topk(sources.directions, 0.02, samples)
+            theirs = max(theirs, throughput)
+    yield "TopK 32 -> 128, project: throughput", ours, "samples/s"
+    yield "TopK 32 -> 128, project: MCC", recovery(sources, sae_dictionary(model, sources.data))["MCC"], ""
+    if sae_lens is None:
         for name in ["throughput", "MCC", "project / SAELens throughput"]:
             yield f"TopK 32 -> 128, SAELens: {name}", None, "skipped: sae-lens not installed"
         return
-    theirs, their_mcc = saelens_topk(sources.directions, 0.02, samples)
     yield "TopK 32 -> 128, SAELens: throughput", theirs, "samples/s"
     yield "TopK 32 -> 128, SAELens: MCC", their_mcc, ""
     yield "TopK 32 -> 128, SAELens: project / SAELens throughput", ours / theirs, "x"

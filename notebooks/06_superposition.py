@@ -240,7 +240,8 @@ print(f"best baseline: {best_baseline:.3f}")
 assert all(v >= 0.98 for values in mcc_by_seed.values() for v in values)
 assert all(v > best_baseline + 0.4 for values in mcc_by_seed.values() for v in values)
 assert table["PCA (32)"]["MCC"] <= 0.5 and table["FastICA (32)"]["MCC"] <= 0.5
-assert table["TopK SAE"]["L0"] == 3 and table["ReLU SAE"]["L0"] < 10 < table["random (128)"]["L0"]
+# TopK keeps k = 3 latents; one is 0 where its pre-activation is not positive (a few samples)
+assert 2.9 < table["TopK SAE"]["L0"] <= 3 and table["ReLU SAE"]["L0"] < 10 < table["random (128)"]["L0"]
 
 # %% [markdown]
 # ## A sweep: penalty × dictionary width

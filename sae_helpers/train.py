@@ -11,10 +11,11 @@ penalty are vectors with one entry per instance, and their sum is minimised, whi
 instance the gradient it would get alone. Losses are logged on the device and checked for
 divergence every `CHECK_EVERY` epochs, so the loop never waits for the device in between.
 
-For the lecture's setting (GELU or ReLU latents, L1 penalty) the loop skips autograd: `l1_gradients`
-computes the loss and its gradients with the chain rule written out, which is what `loss.backward()`
-computes for this model (tests check both agree), without building a graph every step. On the
-lecture toy that makes training about 1.6x faster; every other setting goes through autograd.
+With the L1 penalty or none (the lecture's SAE, ReLU and TopK SAEs) the loop skips autograd:
+`gradients_by_hand` computes the loss and its gradients with the chain rule written out, which
+is what `loss.backward()` computes for these models (tests check both agree), without building a
+graph every step. On the lecture toy that makes training about 1.5x faster. The other penalties
+go through autograd.
 """
 
 import math
@@ -29,6 +30,7 @@ from sae_helpers.data import check_matrix
 from sae_helpers.model import SAEBatch
 
 PENALTIES = ("l1", "decorrelation", "decoder_norm_l1", "none")
+BY_HAND = ("l1", "none")  # the penalties `gradients_by_hand` covers
 CHECK_EVERY = 50  # epochs between divergence checks (and progress-bar loss updates)
 
 
@@ -83,18 +85,22 @@ def _affine(bias, a, b):
     return torch.baddbmm(bias, a.expand(len(b), -1, -1) if a.ndim == 2 else a, b)
 
 
-def l1_gradients(model, x):
-    """MSE and L1 penalty of `model` on `x`, and their gradients, by the chain rule written out.
+def gradients_by_hand(model, x, penalty="l1"):
+    """MSE and penalty of `model` on `x`, and their gradients, by the chain rule written out.
 
-    For a GELU (or ReLU) SAE with r = a W_dec + b_dec, a = act(z), z = x W_enc + b_enc:
+    For an SAE with r = a W_dec + b_dec, a = act(z), z = x W_enc + b_enc and the L1 penalty:
         d(mse)/dr = 2 (r - x) / (n d)       d(L1)/da = weight sign(a) / (n h)
         dW_dec = a^T dr,  db_dec = sum dr,  da = dr W_dec^T + d(L1)/da,
         dz = act'(z) da,  dW_enc = x^T dz,  db_enc = sum dz
+    act' is GELU's derivative, or for ReLU and TopK 1 where a > 0 and 0 elsewhere (a TopK
+    latent passes its gradient when it is kept and positive). `penalty` is "l1" or "none".
     Returns (mse, penalty, gradients): losses of shape () or (n_instances,), gradients in the
     order and shapes of `model.parameters()`. At these toys' sizes the CPU spends as long
     allocating large temporaries and multiplying skinny matrices as computing, so the code works
     in place and keeps the reconstruction transposed, (d, n): the same numbers, faster kernels.
     """
+    if penalty not in BY_HAND:
+        raise ValueError(f"gradients by hand cover the penalties {BY_HAND}; got {penalty!r}")
     n, d = x.shape
     if isinstance(model, SAEBatch):  # parameters laid out (K, d, h), (K, h), (K, h, d), (K, d)
         W_enc, b_enc, W_dec, b_dec = model.W_enc, model.b_enc, model.W_dec, model.b_dec
@@ -105,28 +111,35 @@ def l1_gradients(model, x):
         W_dec, b_dec = model.decoder.weight.T, model.decoder.bias
         activation, mask, weight = "gelu", None, model.sparsity_weight / (n * model.hidden_dim)
     with torch.no_grad():
-        z = _affine(b_enc[..., None, :], x, W_enc)
-        a = F.gelu(z) if activation == "gelu" else F.relu(z)
-        if mask is not None:
-            a.mul_(mask)
+        if activation == "gelu":  # GELU's derivative needs the pre-activations
+            z = _affine(b_enc[..., None, :], x, W_enc)
+            a = F.gelu(z)
+            if mask is not None:
+                a.mul_(mask)
+        else:
+            a = model.encode(x)
         diff_t = _affine(b_dec[..., None], W_dec.mT.contiguous(), a.mT).sub_(x.T)  # (r - x)^T
         mse = diff_t.square().sum(dim=(-2, -1)) / (n * d)
-        penalty = a.abs().sum(dim=(-2, -1), keepdim=True).mul_(weight)[..., 0, 0]
         d_r_t = diff_t.mul_(2 / (n * d))
-        d_a = a.sign().mul_(weight)
-        d_a = d_a.addmm_(d_r_t.T, W_dec.T) if d_a.ndim == 2 else d_a.baddbmm_(d_r_t.mT, W_dec.mT)
-        if mask is not None:
-            d_a.mul_(mask)
+        if penalty == "l1":
+            loss_penalty = a.abs().sum(dim=(-2, -1), keepdim=True).mul_(weight)[..., 0, 0]
+            d_a = a.sign().mul_(weight)
+            (d_a.addmm_ if d_a.ndim == 2 else d_a.baddbmm_)(d_r_t.mT, W_dec.mT)
+        else:
+            loss_penalty = torch.zeros_like(mse)
+            d_a = d_r_t.mT @ W_dec.mT
         if activation == "gelu":
+            if mask is not None:
+                d_a.mul_(mask)
             d_z = torch.ops.aten.gelu_backward(d_a, z)  # the kernel autograd uses for GELU
         else:
-            d_z = torch.ops.aten.threshold_backward(d_a, a, 0)  # ReLU's: d_a where a > 0
+            d_z = torch.ops.aten.threshold_backward(d_a, a, 0)  # d_a where a > 0, else 0
         d_W_enc, d_W_dec = x.T @ d_z, (d_r_t @ a).mT
         if not isinstance(model, SAEBatch):
             d_W_enc, d_W_dec = d_W_enc.T, d_W_dec.T
     # fused Adam reads a gradient's memory as if laid out like its parameter: make it so
     gradients = [d_W_enc, d_z.sum(dim=-2), d_W_dec, d_r_t.sum(dim=-1)]
-    return mse, penalty, [g.contiguous() for g in gradients]
+    return mse, loss_penalty, [g.contiguous() for g in gradients]
 
 
 def _check_finite(log, first_epoch, lr):
@@ -169,7 +182,7 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
     x = torch.as_tensor(data, dtype=torch.float32, device=device)
     # fused: one kernel updates all parameters (same maths as the default Adam)
     optimizer = torch.optim.Adam(parameters, lr=lr, fused=device.type in ("cpu", "cuda"))
-    by_hand = penalty == "l1" and getattr(model, "activation", "gelu") in ("gelu", "relu")
+    by_hand = penalty in BY_HAND
     shuffle = torch.Generator().manual_seed(seed)
     n_batches = math.ceil(n_samples / batch_size)
     log = None  # (n_epochs, 2, *loss shape): mse and penalty, filled on the device
@@ -181,7 +194,7 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
         for start in range(0, n_samples, batch_size):
             batch = x if order is None else x[order[start:start + batch_size]]
             if by_hand:
-                mse, pen, gradients = l1_gradients(model, batch)
+                mse, pen, gradients = gradients_by_hand(model, batch, penalty)
                 for parameter, gradient in zip(parameters, gradients):
                     parameter.grad = gradient
             else:

@@ -5,7 +5,7 @@ import torch
 from sae_helpers import SparseAutoencoder, train_sae
 from sae_helpers.data import make_lecture_data
 from sae_helpers.model import SAEBatch
-from sae_helpers.train import l1_gradients, pick_device
+from sae_helpers.train import gradients_by_hand, pick_device
 
 DATA = make_lecture_data().data
 
@@ -135,31 +135,35 @@ def test_training_moves_the_model_to_the_chosen_device():
     assert next(model.parameters()).device.type == "cpu"
 
 
-def autograd_l1(model, x):
-    """MSE + L1 loss of `model` on `x` through autograd: the reference for l1_gradients."""
+def autograd_losses(model, x, penalty="l1"):
+    """MSE + penalty of `model` on `x` through autograd: the reference for gradients_by_hand."""
     model.zero_grad()
     x_recon, latents = model(x)
     mse = ((x_recon - x) ** 2).mean(dim=(-2, -1))
-    penalty = model.sparsity_loss(latents)
+    penalty = model.sparsity_loss(latents) if penalty == "l1" else torch.zeros_like(mse)
     (mse + penalty).sum().backward()
     return mse.detach(), penalty.detach(), [p.grad for p in model.parameters()]
 
 
-@pytest.mark.parametrize("make_model", [
-    lambda: fresh_model(sparsity_weight=0.7),
-    lambda: SAEBatch(2, [20, 20, 7], seeds=[0, 1, 2], sparsity_weight=[1.0, 0.3, 2.0]),
-    lambda: SAEBatch(2, 12, seeds=[3, 4], activation="relu"),
-], ids=["lecture SAE", "GELU batch, mixed widths", "ReLU batch"])
-def test_gradients_by_hand_equal_autograds(make_model):
+@pytest.mark.parametrize("make_model, penalty", [
+    (lambda: fresh_model(sparsity_weight=0.7), "l1"),
+    (lambda: fresh_model(), "none"),
+    (lambda: SAEBatch(2, [20, 20, 7], seeds=[0, 1, 2], sparsity_weight=[1.0, 0.3, 2.0]), "l1"),
+    (lambda: SAEBatch(2, [12, 5], seeds=[3, 4], activation="relu"), "l1"),
+    (lambda: SAEBatch(2, [12, 5], seeds=[3, 4], activation="topk", k=[3, 2]), "none"),
+    (lambda: SAEBatch(2, 12, seeds=[5], activation="topk", k=4), "l1"),
+], ids=["lecture SAE", "lecture SAE, no penalty", "GELU batch, mixed widths", "ReLU batch",
+        "TopK batch", "TopK with L1"])
+def test_gradients_by_hand_equal_autograds(make_model, penalty):
     model = make_model()
     with torch.no_grad():  # off the initialisation, padding latents' weights included
         for parameter in model.parameters():
             parameter.add_(0.1 * torch.randn(parameter.shape, generator=torch.Generator().manual_seed(0)))
     x = torch.tensor(DATA[:500], dtype=torch.float32)
-    mse, penalty, gradients = l1_gradients(model, x)
-    ref_mse, ref_penalty, ref_gradients = autograd_l1(model, x)
+    mse, loss_penalty, gradients = gradients_by_hand(model, x, penalty)
+    ref_mse, ref_penalty, ref_gradients = autograd_losses(model, x, penalty)
     torch.testing.assert_close(mse, ref_mse, rtol=1e-6, atol=0)
-    torch.testing.assert_close(penalty, ref_penalty, rtol=1e-5, atol=0)
+    torch.testing.assert_close(loss_penalty, ref_penalty, rtol=1e-5, atol=0)
     for parameter, gradient, reference in zip(model.parameters(), gradients, ref_gradients):
         assert gradient.shape == parameter.shape and gradient.is_contiguous()
         torch.testing.assert_close(gradient, reference, rtol=1e-5, atol=1e-8)
@@ -179,9 +183,14 @@ def test_minibatch_training_by_hand_equals_autograd():
         mse_sum = 0
         for start in range(0, len(x), batch_size):
             batch = x[order[start:start + batch_size]]
-            mse, _, _ = autograd_l1(reference, batch)
+            mse, _, _ = autograd_losses(reference, batch)
             optimizer.step()
             mse_sum = mse_sum + mse * len(batch) / len(x)
         np.testing.assert_allclose(history.mse[epoch], mse_sum.numpy(), rtol=1e-5)
     for a, b in zip(model.parameters(), reference.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_gradients_by_hand_name_the_penalties_they_cover():
+    with pytest.raises(ValueError, match="cover the penalties.*'decorrelation'"):
+        gradients_by_hand(fresh_model(), torch.zeros(4, 2), "decorrelation")
