@@ -78,14 +78,15 @@ def _penalty_fn(model, penalty):
     return getattr(model, method)
 
 
-def _affine(bias, a, b):
-    """bias + a @ b in one kernel, for matrices or stacks of them (a may be one matrix for all)."""
+def _affine(bias, a, b, out):
+    """bias + a @ b in one kernel, into `out`, for matrices or stacks of them (a may be one
+    matrix for all)."""
     if a.ndim == b.ndim == 2:
-        return torch.addmm(bias, a, b)
-    return torch.baddbmm(bias, a.expand(len(b), -1, -1) if a.ndim == 2 else a, b)
+        return torch.addmm(bias, a, b, out=out)
+    return torch.baddbmm(bias, a.expand(len(b), -1, -1) if a.ndim == 2 else a, b, out=out)
 
 
-def gradients_by_hand(model, x, penalty="l1"):
+def gradients_by_hand(model, x, penalty="l1", buffers=None):
     """MSE and penalty of `model` on `x`, and their gradients, by the chain rule written out.
 
     For an SAE with r = a W_dec + b_dec, a = act(z), z = x W_enc + b_enc and the L1 penalty:
@@ -95,12 +96,23 @@ def gradients_by_hand(model, x, penalty="l1"):
     act' is GELU's derivative, or for ReLU and TopK 1 where a > 0 and 0 elsewhere (a TopK
     latent passes its gradient when it is kept and positive). `penalty` is "l1" or "none".
     Returns (mse, penalty, gradients): losses of shape () or (n_instances,), gradients in the
-    order and shapes of `model.parameters()`. At these toys' sizes the CPU spends as long
-    allocating large temporaries and multiplying skinny matrices as computing, so the code works
-    in place and keeps the reconstruction transposed, (d, n): the same numbers, faster kernels.
+    order and shapes of `model.parameters()`.
+
+    At these toys' sizes a step costs as much in memory traffic as in arithmetic, so the code
+    works in place, keeps the reconstruction transposed, (d, n), where the matrix products are
+    faster, and writes its large temporaries into `buffers` (a dict the training loop keeps
+    between steps). Fresh ones would be handed back to the system after each step and faulted
+    in again on the next: a third of the step's time on the lecture toy.
     """
     if penalty not in BY_HAND:
         raise ValueError(f"gradients by hand cover the penalties {BY_HAND}; got {penalty!r}")
+    buffers = {} if buffers is None else buffers
+
+    def buffer(name, *shape):
+        if (name, shape) not in buffers:
+            buffers[name, shape] = x.new_empty(shape)
+        return buffers[name, shape]
+
     n, d = x.shape
     if isinstance(model, SAEBatch):  # parameters laid out (K, d, h), (K, h), (K, h, d), (K, d)
         W_enc, b_enc, W_dec, b_dec = model.W_enc, model.b_enc, model.W_dec, model.b_dec
@@ -110,36 +122,41 @@ def gradients_by_hand(model, x, penalty="l1"):
         W_enc, b_enc = model.encoder.weight.T, model.encoder.bias
         W_dec, b_dec = model.decoder.weight.T, model.decoder.bias
         activation, mask, weight = "gelu", None, model.sparsity_weight / (n * model.hidden_dim)
+    leading = W_enc.shape[:-2]  # (K,) for a batch, () for one SAE
+    h = W_enc.shape[-1]
     with torch.no_grad():
         if activation == "gelu":  # GELU's derivative needs the pre-activations
-            z = _affine(b_enc[..., None, :], x, W_enc)
-            a = F.gelu(z)
+            z = _affine(b_enc[..., None, :], x, W_enc, out=buffer("z", *leading, n, h))
+            a = torch.ops.aten.gelu.out(z, out=buffer("a", *leading, n, h))
             if mask is not None:
                 a.mul_(mask)
         else:
             a = model.encode(x)
-        diff_t = _affine(b_dec[..., None], W_dec.mT.contiguous(), a.mT).sub_(x.T)  # (r - x)^T
+        diff_t = _affine(b_dec[..., None], W_dec.mT.contiguous(), a.mT,
+                         out=buffer("diff_t", *leading, d, n)).sub_(x.T)  # (r - x)^T
         mse = diff_t.square().sum(dim=(-2, -1)) / (n * d)
         d_r_t = diff_t.mul_(2 / (n * d))
+        d_a = buffer("d_a", *leading, n, h)
         if penalty == "l1":
-            loss_penalty = a.abs().sum(dim=(-2, -1), keepdim=True).mul_(weight)[..., 0, 0]
-            d_a = a.sign().mul_(weight)
+            loss_penalty = torch.abs(a, out=d_a).sum(dim=(-2, -1), keepdim=True).mul_(weight)[..., 0, 0]
+            torch.sign(a, out=d_a).mul_(weight)
             (d_a.addmm_ if d_a.ndim == 2 else d_a.baddbmm_)(d_r_t.mT, W_dec.mT)
         else:
             loss_penalty = torch.zeros_like(mse)
-            d_a = d_r_t.mT @ W_dec.mT
+            torch.matmul(d_r_t.mT, W_dec.mT, out=d_a)
+        # d_z overwrites d_a, with the kernels autograd uses for GELU and ReLU
         if activation == "gelu":
             if mask is not None:
                 d_a.mul_(mask)
-            d_z = torch.ops.aten.gelu_backward(d_a, z)  # the kernel autograd uses for GELU
-        else:
-            d_z = torch.ops.aten.threshold_backward(d_a, a, 0)  # d_a where a > 0, else 0
+            d_z = torch.ops.aten.gelu_backward.grad_input(d_a, z, grad_input=d_a)
+        else:  # d_a where a > 0, else 0
+            d_z = torch.ops.aten.threshold_backward.grad_input(d_a, a, 0, grad_input=d_a)
         d_W_enc, d_W_dec = x.T @ d_z, (d_r_t @ a).mT
         if not isinstance(model, SAEBatch):
             d_W_enc, d_W_dec = d_W_enc.T, d_W_dec.T
-    # fused Adam reads a gradient's memory as if laid out like its parameter: make it so
-    gradients = [d_W_enc, d_z.sum(dim=-2), d_W_dec, d_r_t.sum(dim=-1)]
-    return mse, loss_penalty, [g.contiguous() for g in gradients]
+        # fused Adam reads a gradient's memory as if laid out like its parameter: make it so
+        gradients = [g.contiguous() for g in [d_W_enc, d_z.sum(dim=-2), d_W_dec, d_r_t.sum(dim=-1)]]
+    return mse, loss_penalty, gradients
 
 
 def _check_finite(log, first_epoch, lr):
@@ -182,7 +199,7 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
     x = torch.as_tensor(data, dtype=torch.float32, device=device)
     # fused: one kernel updates all parameters (same maths as the default Adam)
     optimizer = torch.optim.Adam(parameters, lr=lr, fused=device.type in ("cpu", "cuda"))
-    by_hand = penalty in BY_HAND
+    by_hand, buffers = penalty in BY_HAND, {}
     shuffle = torch.Generator().manual_seed(seed)
     n_batches = math.ceil(n_samples / batch_size)
     log = None  # (n_epochs, 2, *loss shape): mse and penalty, filled on the device
@@ -194,7 +211,7 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
         for start in range(0, n_samples, batch_size):
             batch = x if order is None else x[order[start:start + batch_size]]
             if by_hand:
-                mse, pen, gradients = gradients_by_hand(model, batch, penalty)
+                mse, pen, gradients = gradients_by_hand(model, batch, penalty, buffers)
                 for parameter, gradient in zip(parameters, gradients):
                     parameter.grad = gradient
             else:
