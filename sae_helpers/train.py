@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import trange
 
 from sae_helpers.data import check_matrix
@@ -101,8 +100,8 @@ def gradients_by_hand(model, x, penalty="l1", buffers=None):
     At these toys' sizes a step costs as much in memory traffic as in arithmetic, so the code
     works in place, keeps the reconstruction transposed, (d, n), where the matrix products are
     faster, and writes its large temporaries into `buffers` (a dict the training loop keeps
-    between steps). Fresh ones would be handed back to the system after each step and faulted
-    in again on the next: a third of the step's time on the lecture toy.
+    between steps). Fresh ones are handed back to the system after each step and faulted in again
+    on the next, which took half the time of 16 lecture-toy SAEs trained as one batch.
     """
     if penalty not in BY_HAND:
         raise ValueError(f"gradients by hand cover the penalties {BY_HAND}; got {penalty!r}")
