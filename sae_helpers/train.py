@@ -113,7 +113,8 @@ def gradients_by_hand(model, x, penalty="l1", buffers=None):
         return buffers[name, shape]
 
     n, d = x.shape
-    if isinstance(model, SAEBatch):  # parameters laid out (K, d, h), (K, h), (K, h, d), (K, d)
+    batched = isinstance(model, SAEBatch)
+    if batched:  # parameters laid out (K, d, h), (K, h), (K, h, d), (K, d)
         W_enc, b_enc, W_dec, b_dec = model.W_enc, model.b_enc, model.W_dec, model.b_dec
         activation, mask = model.activation, model.mask[:, None] if model.padded else None
         weight = (model.sparsity_weight / (n * model.widths))[:, None, None]
@@ -151,7 +152,7 @@ def gradients_by_hand(model, x, penalty="l1", buffers=None):
         else:  # d_a where a > 0, else 0
             d_z = torch.ops.aten.threshold_backward.grad_input(d_a, a, 0, grad_input=d_a)
         d_W_enc, d_W_dec = x.T @ d_z, (d_r_t @ a).mT
-        if not isinstance(model, SAEBatch):
+        if not batched:
             d_W_enc, d_W_dec = d_W_enc.T, d_W_dec.T
         # fused Adam reads a gradient's memory as if laid out like its parameter: make it so
         gradients = [g.contiguous() for g in [d_W_enc, d_z.sum(dim=-2), d_W_dec, d_r_t.sum(dim=-1)]]
