@@ -28,7 +28,7 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	touch $@
 
 run: install
-	$(BIN)/python tests/nbtools.py build $(NB)
+	$(BIN)/python -m tools.nbtools build $(NB)
 
 test: install
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env --nbval-cell-timeout=600 \
@@ -48,14 +48,14 @@ $(COLAB_VENV)/.installed: tests/colab-versions.txt constraints.txt pyproject.tom
 
 colab-test: $(COLAB_VENV)/.installed
 	$(COLAB_VENV)/bin/python -m pip list 2>/dev/null | grep -E "^(ipywidgets|numpy|matplotlib|torch) "
-	$(COLAB_VENV)/bin/python tests/nbtools.py check $(NB)
+	$(COLAB_VENV)/bin/python -m tools.nbtools check $(NB)
 	$(COLAB_VENV)/bin/python -m pytest tests --ignore=tests/browser
 
 lab: install
 	$(BIN)/jupyter lab notebooks
 
 sync: install
-	$(BIN)/python tests/nbtools.py sync $(NB)
+	$(BIN)/python -m tools.nbtools sync $(NB)
 
 $(BENCH_VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
@@ -63,7 +63,7 @@ $(BENCH_VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	touch $@
 
 bench: $(BENCH_VENV)/.installed
-	$(BENCH_VENV)/bin/python benchmarks/run.py --json build/benchmarks.json
+	$(BENCH_VENV)/bin/python -m benchmarks.run --json build/benchmarks.json
 
 clean:
 	rm -rf build

@@ -1,10 +1,10 @@
 """Benchmarks of the SAE notebooks; prints one table and writes it as JSON.
 
-    python benchmarks/run.py [--quick] [--json build/benchmarks.json]
+    python -m benchmarks.run [--quick] [--json build/benchmarks.json]
 
 Every ratio compares two things measured in the same process, one after the other, after a
 warm-up run (the first training in a process also pays a one-off import inside torch.optim,
-about a second here, which the warm-up absorbs). Times are the best of `repeat` runs.
+which the warm-up absorbs). Times are the best of `repeat` runs.
 `--quick` uses tiny sizes so that the test suite can check the table without the wait.
 
 The SAELens rows need `sae-lens` (`make bench` installs it into .venv-bench, never into the
@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import io
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -31,12 +30,11 @@ from sae_helpers import SparseAutoencoder, train_sae  # noqa: E402
 from sae_helpers.baselines import recovery, sae_dictionary  # noqa: E402
 from sae_helpers.data import make_lecture_data, make_sparse_sources  # noqa: E402
 from sae_helpers.metrics import mcc  # noqa: E402
-from sae_helpers.model import SAEBatch  # noqa: E402
+from sae_helpers.model import SAEBatch, TopK  # noqa: E402
 from sae_helpers.widgets import mixing_explorer, superposition_explorer, training_explorer  # noqa: E402
+from tools import nbtools  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-import nbtools  # noqa: E402
 
 
 def best_time(fn, repeat):
@@ -145,7 +143,7 @@ def train_topk(sources, n_steps, batch_size=1024, k=3, width_per_source=2):
     """A TopK SAE on `sources` for about `n_steps` minibatches; (samples trained on, model)."""
     n_samples, d = sources.data.shape
     n_epochs = max(1, round(n_steps * batch_size / n_samples))
-    model = SAEBatch(d, width_per_source * sources.activations.shape[1], seeds=[0], activation="topk", k=k)
+    model = SAEBatch(d, width_per_source * sources.activations.shape[1], seeds=[0], activation=TopK(k))
     train_sae(model, sources.data, n_epochs=n_epochs, lr=3e-3, penalty="none", batch_size=batch_size,
               progress=False)
     return n_epochs * n_samples, model

@@ -56,7 +56,7 @@ print(f"torch {torch.__version__}, numpy {np.__version__}")
 #
 # $f$ holds the **latents** (20 numbers here, more than the inputs) and $\hat{x}$ is the
 # reconstruction. Training minimises the reconstruction error plus a penalty that makes the
-# latents cheap to use sparingly, so that each sample is explained by few of them.
+# latents costly to use, so that each sample is explained by few of them.
 
 # %% [markdown]
 # ## The model
@@ -93,7 +93,7 @@ class SparseAutoencoder(nn.Module):
 #   that latent *j* writes to, the SAE's guess at a row of the mixing matrix.
 # - `sparsity_loss`: the L1 penalty, the mean absolute latent times `sparsity_weight`.
 # - `decorrelation_loss`: the summed squared covariances between different latents, times the
-#   same weight: it punishes latents that rise and fall together. Notebook 03 trains with both.
+#   same weight: it punishes latents that rise and fall together. Notebook 03 trains with each in turn.
 
 # %% [markdown]
 # ## One instance with 20 latents
@@ -179,8 +179,9 @@ print("GELU: ", " ".join(f"{v:7.3f}" for v in torch.nn.functional.gelu(z)))
 # %% [markdown]
 # ## The same class in `sae_helpers`
 #
-# `sae_helpers.SparseAutoencoder` is this class with input checks and named outputs. Built
-# after the same seed, it has the same weights and gives the same outputs, bit for bit.
+# `sae_helpers.SparseAutoencoder` is this class with input checks, named outputs and a choice
+# of activation (GELU unless you pass another; later notebooks use ReLU and TopK). Built after
+# the same seed, it has the same weights and gives the same outputs, bit for bit.
 
 # %%
 torch.manual_seed(0)

@@ -38,14 +38,13 @@ class Dictionary(NamedTuple):
 
 
 def sae_dictionary(model, data, instance=0):
-    """Instance `instance` of an SAEBatch as a Dictionary: decoder rows and latents."""
-    x = torch.as_tensor(check_matrix(data), dtype=torch.float32, device=model.W_dec.device)
-    width = int(model.widths[instance])
+    """Instance `instance` of an SAEBatch as a Dictionary: decoder directions and latents."""
+    x = torch.as_tensor(check_matrix(data), dtype=model.W_dec.dtype, device=model.W_dec.device)
     with torch.no_grad():
         x_recon, latents = model(x)
     return Dictionary(
-        directions=model.W_dec[instance, :width].detach().cpu().numpy(),
-        codes=latents[instance, :, :width].cpu().numpy(),
+        directions=model.decoder_directions[instance].detach().cpu().numpy(),
+        codes=latents[instance].cpu().numpy(),
         x_recon=x_recon[instance].cpu().numpy(),
     )
 

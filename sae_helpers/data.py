@@ -12,6 +12,7 @@ along its own random unit direction: data = activations @ directions.
 `check_matrix` is the one gate that every public function passes its arrays through.
 """
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,13 +21,23 @@ import torch
 LECTURE_MIXING = ((1.0, 0.4), (0.6, 1.0))  # the lecture's mixing matrix, (n_sources, n_features)
 
 
+def check_positive_int(value, name):
+    """`value` as an int if it is a positive integer (a numpy integer too, a bool not); else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return int(value)
+
+
 def check_matrix(x, name="data", n_cols=None):
-    """Return `x` unchanged if it is a non-empty, finite 2-D array or tensor; else ValueError.
+    """Return `x` unchanged if it is a non-empty, finite, real 2-D array or tensor; else ValueError.
 
     `n_cols`, if given, is the number of columns `x` must have.
     """
     if not isinstance(x, (np.ndarray, torch.Tensor)):
         x = np.asarray(x, dtype=float)
+    real = x.dtype.kind in "biuf" if isinstance(x, np.ndarray) else not x.is_complex()
+    if not real:
+        raise ValueError(f"{name} must hold real numbers; got dtype {x.dtype}")
     shape = tuple(x.shape)
     if len(shape) != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {shape}")
@@ -55,7 +66,7 @@ def lecture_sources(n_samples=3000):
 
     Returns (t, sources): shapes (n_samples,) and (n_samples, 2).
     """
-    if n_samples < 2:
+    if check_positive_int(n_samples, "n_samples") < 2:
         raise ValueError(f"n_samples must be at least 2; got {n_samples}")
     t = np.linspace(0, 14 * np.pi, n_samples)
     sources = np.stack([np.sin(t) + 1, np.sign(np.sin(3 * t)) + 1], axis=1)
@@ -93,8 +104,7 @@ def make_sparse_sources(n_sources=64, d=32, p=0.02, n_samples=50_000, magnitude=
                         seed=0):
     """Sparse sources along random unit directions; expected active sources per sample: n_sources p."""
     for name, value in [("n_sources", n_sources), ("d", d), ("n_samples", n_samples)]:
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        check_positive_int(value, name)
     if not 0 < p <= 1:
         raise ValueError(f"p must be a probability in (0, 1]; got {p!r}")
     low, high = magnitude

@@ -21,10 +21,11 @@ directions u_j (decoder rows, or a baseline's components), C_ij = |cos(t_i, u_j)
     MCC  = (1 / n_sources) sum_i C_i,m(i)   m: one-to-one Hungarian matching maximising sum C;
                                               a source left unmatched (fewer u than t) counts 0
     MMCS = (1 / n_sources) sum_i max_j C_ij  (each source's best direction, repeats allowed)
-    L0   = mean over samples of the number of nonzero latents.
+    L0   = mean over samples of the number of active latents (or nonzero codes, |code| > 1e-3).
 
-A latent is active on a sample when it is positive (for GELU, whose latents are never exactly
-0, this means a positive pre-activation); it is dead when it is active on no sample. For a
+A latent is active on a sample when it exceeds ACTIVE_THRESHOLD = 1e-3, and dead when it is
+active on no sample. Not `> 0`: a GELU latent is never exactly 0, and latents pushed towards 0
+pile up just above it, where float rounding that differs between CPUs decides the sign. For a
 latent j matched to source i, its selectivity is |r_ji| - max over other sources k of |r_jk|:
 1 for a latent that follows its source alone, 0 for one that follows another as well.
 """
@@ -36,6 +37,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from sae_helpers.data import check_matrix
+
+ACTIVE_THRESHOLD = 1e-3  # a latent above this is active; |code| above it is nonzero
 
 
 def _as_numpy(x, name):
@@ -145,18 +148,18 @@ def mmcs(true_directions, learned_directions):
     return abs_cosines(true_directions, learned_directions).max(axis=1).mean()
 
 
-def l0(latents):
-    """Mean number of nonzero latents per sample; latents (n_samples, n_latents)."""
-    return (_as_numpy(latents, "latents") != 0).sum(axis=1).mean()
+def l0(codes):
+    """Mean number of nonzero codes (|code| > ACTIVE_THRESHOLD) per sample; codes (n_samples, n_codes)."""
+    return (np.abs(_as_numpy(codes, "codes")) > ACTIVE_THRESHOLD).sum(axis=1).mean()
 
 
 def active_fraction(latents):
-    """(n_latents,) fraction of samples on which each latent is positive."""
-    return (_as_numpy(latents, "latents") > 0).mean(axis=0)
+    """(n_latents,) fraction of samples on which each latent is active (> ACTIVE_THRESHOLD)."""
+    return (_as_numpy(latents, "latents") > ACTIVE_THRESHOLD).mean(axis=0)
 
 
 def dead_latents(latents):
-    """Number of latents that are positive on no sample; latents (n_samples, n_latents)."""
+    """Number of latents that are active on no sample; latents (n_samples, n_latents)."""
     return int((active_fraction(latents) == 0).sum())
 
 

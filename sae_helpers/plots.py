@@ -66,8 +66,8 @@ def plot_loss_components(history, ax=None, every=20):
     """MSE and penalty of one run on twin y-axes (they differ in scale), every `every` epochs."""
     ax = _new_axes(ax, (6, 3.5))
     epochs = np.arange(0, len(history.mse), every)
-    penalty_label = PENALTY_LABELS[history.penalty_name]
-    ax.plot(epochs, history.penalty[epochs], "o-", color="C0", label=penalty_label)
+    penalty_label = PENALTY_LABELS[history.penalty]
+    ax.plot(epochs, history.penalty_loss[epochs], "o-", color="C0", label=penalty_label)
     ax.set(xlabel="Epoch", title="Training loss components")
     ax.set_ylabel(penalty_label, color="C0")
     twin = ax.twinx()
@@ -80,13 +80,13 @@ def plot_loss_components(history, ax=None, every=20):
 
 
 def plot_loss_curves(histories, which="total", ax=None, every=20):
-    """One curve per run of `histories` ({label: History}): its "total", "mse" or "penalty"."""
+    """One curve per run of `histories` ({label: History}): its "total", "mse" or "penalty_loss"."""
     ax = _new_axes(ax, (6, 3.5))
     for i, (label, history) in enumerate(histories.items()):
         values = getattr(history, which)
         epochs = np.arange(0, len(values), every)
         ax.plot(epochs, values[epochs], MARKERS[i % len(MARKERS)] + "-", label=label)
-    names = {"total": "Total loss", "mse": "MSE", "penalty": "Penalty"}
+    names = {"total": "Total loss", "mse": "MSE", "penalty_loss": "Penalty"}
     ax.set(xlabel="Epoch", ylabel=names[which], title=f"{names[which]} per epoch")
     ax.legend()
     return ax.figure

@@ -9,6 +9,7 @@ and 8.
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
+import torch.nn.functional as F
 
 from sae_helpers.baselines import ica_dictionary, random_dictionary, recovery, sae_dictionary
 from sae_helpers.data import LECTURE_MIXING, make_lecture_data, make_sparse_sources
@@ -82,7 +83,7 @@ def superposition_recovery(p=0.03, n_sources=16, d=8, sparsity_weight=0.03, n_sa
     dictionary; return {method: recovery metrics}. The superposition explorer's body."""
     sources = make_sparse_sources(n_sources, d, p, n_samples, seed=seed)
     model = SAEBatch(d, 2 * n_sources, seeds=[seed], sparsity_weight=sparsity_weight,
-                     activation="relu")
+                     activation=F.relu)
     train_sae(model, sources.data, n_epochs=n_epochs, lr=3e-3, penalty="decoder_norm_l1",
               batch_size=1024, seed=seed, progress=False)
     dictionaries = {

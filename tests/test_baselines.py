@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from sae_helpers import train_sae
 from sae_helpers.baselines import (
@@ -48,7 +49,7 @@ def test_random_dictionary_is_not_the_truth_drawn_again():
 
 
 def test_training_beats_the_random_dictionary_by_a_wide_margin():
-    model = SAEBatch(8, 32, seeds=[0], sparsity_weight=0.03, activation="relu")
+    model = SAEBatch(8, 32, seeds=[0], sparsity_weight=0.03, activation=F.relu)
     train_sae(model, SOURCES.data, n_epochs=40, lr=3e-3, penalty="decoder_norm_l1", batch_size=1024,
               progress=False)
     trained = recovery(SOURCES, sae_dictionary(model, SOURCES.data))
@@ -57,13 +58,16 @@ def test_training_beats_the_random_dictionary_by_a_wide_margin():
     assert trained["L0"] < chance["L0"] / 3
 
 
-def test_sae_dictionary_takes_one_instance_without_padding():
-    model = SAEBatch(8, [32, 20], seeds=[0, 1], activation="relu")
+def test_sae_dictionary_takes_one_instance():
+    model = SAEBatch(8, 20, seeds=[0, 1], activation=F.relu)
     dictionary = sae_dictionary(model, SOURCES.data, instance=1)
     assert dictionary.directions.shape == (20, 8) and dictionary.codes.shape == (8000, 20)
+    single = model.instance(1)
     with torch.no_grad():
-        expected = model(torch.tensor(SOURCES.data, dtype=torch.float32)).x_recon[1].numpy()
-    np.testing.assert_allclose(dictionary.x_recon, expected)
+        x_recon, latents = single(torch.tensor(SOURCES.data, dtype=torch.float32))
+    np.testing.assert_allclose(dictionary.directions, single.decoder.weight.detach().T.numpy())
+    np.testing.assert_allclose(dictionary.codes, latents.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dictionary.x_recon, x_recon.numpy(), rtol=1e-5, atol=1e-6)
 
 
 LECTURE = make_lecture_data()

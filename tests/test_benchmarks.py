@@ -2,11 +2,8 @@
 performance is reported by `make bench`, not asserted by tests)."""
 
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import run as benchmarks  # noqa: E402
+from benchmarks import run as benchmarks
 
 EXPECTED = [
     "warm-up: first notebook run (02_defining_the_sae)",

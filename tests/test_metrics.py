@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+from scipy.optimize import linear_sum_assignment
 import torch
 
+from notebook_code import definitions
 from sae_helpers import match_latents
 from sae_helpers.metrics import (
     abs_corr,
@@ -144,10 +146,11 @@ def test_direction_metrics_reject_mismatched_dimensions():
         mcc(np.eye(3), np.eye(2))
 
 
-def test_active_fraction_and_dead_latents_count_positive_values():
-    latents = np.array([[-0.1, 2.0, 0.0], [0.3, -1.0, 0.0], [-0.2, 1.0, 0.0], [-0.1, 0.5, 0.0]])
+def test_active_fraction_and_dead_latents_count_values_above_the_threshold():
+    latents = np.array([[-0.1, 2.0, 1e-4], [0.3, -1.0, 0.0], [-0.2, 1.0, 1e-9], [-0.1, 0.5, 0.0]])
     np.testing.assert_allclose(active_fraction(latents), [0.25, 0.75, 0])
-    assert dead_latents(latents) == 1, "a latent that is never positive is dead, GELU's small negatives included"
+    assert dead_latents(latents) == 1, "dead: never above 1e-3; GELU's small negatives and tiny positives included"
+    assert l0(np.array([[-0.5, 1e-4, 2.0], [0.0, -1e-9, 0.002]])) == 1.5, "L0 counts |code| > 1e-3"
 
 
 def test_selectivity_by_hand():
@@ -167,3 +170,11 @@ def test_selectivity_needs_two_sources():
     one = SOURCES[:, :1]
     with pytest.raises(ValueError, match="at least 2 sources"):
         selectivity(one, one, match_latents(one, one))
+
+
+def test_notebook_06_mcc_behaves_like_the_helper():
+    inline = definitions("06_superposition.py", ["mcc"], {"np": np, "linear_sum_assignment": linear_sum_assignment})
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=(12, 6))
+    for learned in [rng.normal(size=(30, 6)), rng.normal(size=(5, 6)), 3 * true[::-1], true[:4]]:
+        assert inline["mcc"](true, learned) == pytest.approx(mcc(true, learned), rel=1e-12)

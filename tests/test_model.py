@@ -1,24 +1,12 @@
-import ast
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
+from notebook_code import definitions
 from sae_helpers import SparseAutoencoder
-from sae_helpers.model import SAEBatch
-
-NOTEBOOK_02 = Path(__file__).resolve().parents[1] / "notebooks" / "02_defining_the_sae.py"
-
-
-def notebook_class():
-    """The SparseAutoencoder class written inline in notebook 02, parsed with ast."""
-    tree = ast.parse(NOTEBOOK_02.read_text())
-    (node,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "SparseAutoencoder"]
-    namespace = {"torch": torch, "nn": nn}
-    exec(compile(ast.Module(body=[node], type_ignores=[]), str(NOTEBOOK_02), "exec"), namespace)
-    return namespace["SparseAutoencoder"]
+from sae_helpers.model import SAEBatch, TopK, decoder_norm_l1_penalty, decorrelation_penalty
 
 
 def test_forward_shapes_and_named_output():
@@ -76,7 +64,8 @@ def test_uncorrelated_latents_cost_no_decorrelation_penalty():
 
 
 def test_notebook_02_class_behaves_exactly_like_the_helper():
-    NotebookSAE = notebook_class()
+    NotebookSAE = definitions("02_defining_the_sae.py", ["SparseAutoencoder"], {"torch": torch, "nn": nn})[
+        "SparseAutoencoder"]
     torch.manual_seed(0)
     ours = NotebookSAE(2, 20)
     torch.manual_seed(0)
@@ -117,52 +106,67 @@ def test_wrong_input_shape_is_named(shape):
 
 
 def test_batch_instances_start_as_the_seeded_single_models():
-    batch = SAEBatch(2, [20, 5], seeds=[3, 4], sparsity_weight=[1.0, 0.5])
+    batch = SAEBatch(2, 20, seeds=[3, 4], sparsity_weight=[1.0, 0.5])
     x = torch.randn(30, 2)
     out = batch(x)
     assert out.x_recon.shape == (2, 30, 2) and out.latents.shape == (2, 30, 20)
-    for i, (seed, width) in enumerate([(3, 20), (4, 5)]):
+    for i, seed in enumerate([3, 4]):
         torch.manual_seed(seed)
-        single = SparseAutoencoder(2, width)
+        single = SparseAutoencoder(2, 20)
         x_recon, latents = single(x)
         torch.testing.assert_close(out.x_recon[i], x_recon)
-        torch.testing.assert_close(out.latents[i, :, :width], latents)
-    assert (out.latents[1, :, 5:] == 0).all(), "padding latents of a narrower instance stay at zero"
+        torch.testing.assert_close(out.latents[i], latents)
 
 
-def test_batch_penalties_are_per_instance_and_match_the_single_model():
-    batch = SAEBatch(2, [20, 5], seeds=[3, 4], sparsity_weight=[1.0, 0.5])
-    latents = batch.encode(torch.randn(30, 2))
+@pytest.mark.parametrize("activation", [F.gelu, F.relu, TopK(3)], ids=["gelu", "relu", "topk"])
+def test_batch_penalties_are_per_instance_and_match_the_single_model(activation):
+    batch = SAEBatch(2, 20, seeds=[3, 4], sparsity_weight=[1.0, 0.5], activation=activation)
+    x = torch.randn(30, 2)
+    latents = batch.encode(x)
     for i in range(2):
         single = batch.instance(i)
-        own = latents[i, :, : single.hidden_dim]
-        torch.testing.assert_close(batch.sparsity_loss(latents)[i], single.sparsity_loss(own))
-        torch.testing.assert_close(batch.decorrelation_loss(latents)[i], single.decorrelation_loss(own))
+        torch.testing.assert_close(latents[i], single.encode(x))
+        for loss in ["sparsity_loss", "decorrelation_loss", "decoder_norm_l1_loss"]:
+            torch.testing.assert_close(getattr(batch, loss)(latents)[i], getattr(single, loss)(latents[i]))
+
+
+def test_decorrelation_penalty_equals_torch_cov():
+    latents = torch.randn(3, 40, 6)
+    for f, value in zip(latents, decorrelation_penalty(latents)):
+        cov = torch.cov(f.T)
+        torch.testing.assert_close(value, (cov**2).sum() - (torch.diag(cov) ** 2).sum())
 
 
 def test_batch_does_not_touch_the_callers_random_state():
     torch.manual_seed(0)
     expected = torch.rand(1)
     torch.manual_seed(0)
-    SAEBatch(2, 4, seeds=[1, 2])
+    SAEBatch(2, 4, seeds=[1, 2]).instance(1)
     assert torch.equal(torch.rand(1), expected)
 
 
-def test_relu_batch_uses_relu():
-    batch = SAEBatch(2, 8, seeds=[0], activation="relu")
-    assert (batch.encode(torch.randn(50, 2)) >= 0).all()
-    with pytest.raises(ValueError, match="only GELU"):
-        batch.instance(0)
+def test_an_instance_keeps_the_batch_dtype_and_weights():
+    batch = SAEBatch(2, 4, seeds=[1, 2]).double()
+    single = batch.instance(1)
+    assert single.encoder.weight.dtype == torch.float64
+    assert torch.equal(single.decoder_directions, batch.W_dec[1])
+
+
+def test_relu_models_use_relu():
+    for model in [SAEBatch(2, 8, seeds=[0], activation=F.relu), SparseAutoencoder(2, 8, activation=F.relu)]:
+        z = torch.randn(50, 2)
+        assert (model.encode(z) >= 0).all() and (model.encode(z) == 0).any()
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
         ({"seeds": []}, "seeds is empty"),
-        ({"seeds": [0, 1], "hidden_dim": [4, 4, 4]}, "hidden_dim must be one value or one per seed"),
-        ({"seeds": [0], "activation": "tanh"}, "unknown activation 'tanh'"),
+        ({"seeds": [0, 1], "sparsity_weight": [1.0, 1.0, 1.0]}, "sparsity_weight must be one value or one per seed"),
+        ({"seeds": [0], "activation": "tanh"}, "activation must be a function"),
         ({"seeds": [0], "sparsity_weight": -1.0}, "sparsity_weight"),
         ({"seeds": [0], "hidden_dim": 0}, "hidden_dim"),
+        ({"seeds": [0], "activation": TopK(5)}, r"TopK's k \(5\) is larger than hidden_dim \(4\)"),
     ],
 )
 def test_bad_batch_settings_are_named(kwargs, message):
@@ -176,38 +180,63 @@ def test_batch_rejects_input_of_the_wrong_shape():
         SAEBatch(2, 4, seeds=[0])(torch.randn(3, 2, 2))
 
 
+@pytest.mark.parametrize("make_model", [lambda: SparseAutoencoder(2, 4), lambda: SAEBatch(2, 4, seeds=[0])],
+                         ids=["single", "batch"])
+def test_input_of_another_dtype_is_named(make_model):
+    with pytest.raises(ValueError, match="input has dtype torch.float64 and the model's weights torch.float32"):
+        make_model()(torch.randn(3, 2, dtype=torch.float64))
+
+
+def test_numpy_integers_are_accepted_where_an_int_is():
+    model = SparseAutoencoder(np.int64(2), np.int64(20))
+    assert (model.input_dim, model.hidden_dim) == (2, 20) and type(model.hidden_dim) is int
+    assert TopK(np.int32(3)).k == 3
+    with pytest.raises(ValueError, match="hidden_dim must be a positive integer; got True"):
+        SparseAutoencoder(2, True)
+
+
 def test_topk_keeps_exactly_k_nonnegative_latents_per_sample():
-    batch = SAEBatch(4, [12, 6], seeds=[0, 1], activation="topk", k=[3, 2])
+    batch = SAEBatch(4, 12, seeds=[0, 1], activation=TopK(3))
     with torch.no_grad():
         batch.b_enc += 5.0  # every pre-activation positive, so each kept value is nonzero
     latents = batch.encode(torch.randn(50, 4))
     assert (latents >= 0).all()
-    assert ((latents[0] != 0).sum(dim=1) == 3).all()
-    assert ((latents[1] != 0).sum(dim=1) == 2).all()
-    assert (latents[1, :, 6:] == 0).all(), "padding latents are never chosen"
+    assert ((latents != 0).sum(dim=-1) == 3).all()
 
 
 def test_topk_keeps_the_largest_preactivations():
-    batch = SAEBatch(2, 4, seeds=[0], activation="topk", k=2)
-    with torch.no_grad():
-        batch.W_enc.zero_()
-        batch.b_enc.copy_(torch.tensor([[0.5, -1.0, 2.0, 1.0]]))
-    np.testing.assert_allclose(batch.encode(torch.zeros(1, 2))[0, 0].detach(), [0, 0, 2.0, 1.0])
+    z = torch.tensor([[0.5, -1.0, 2.0, 1.0], [-3.0, -2.0, 0.1, -1.0]])
+    np.testing.assert_allclose(TopK(2)(z), [[0, 0, 2.0, 1.0], [0, 0, 0.1, 0]])
 
 
 def test_topk_needs_a_valid_k():
-    with pytest.raises(ValueError, match="k is needed"):
-        SAEBatch(2, 4, seeds=[0], activation="topk")
-    with pytest.raises(ValueError, match="k must be an integer from 1 to the width"):
-        SAEBatch(2, 4, seeds=[0], activation="topk", k=5)
-    with pytest.raises(ValueError, match="only for it"):
-        SAEBatch(2, 4, seeds=[0], activation="relu", k=2)
+    for k in [0, 2.5, None]:
+        with pytest.raises(ValueError, match="k must be a positive integer"):
+            TopK(k)
 
 
 def test_decoder_norm_l1_by_hand():
-    batch = SAEBatch(2, 2, seeds=[0], sparsity_weight=0.5, activation="relu")
+    batch = SAEBatch(2, 2, seeds=[0], sparsity_weight=0.5, activation=F.relu)
     with torch.no_grad():
         batch.W_dec.copy_(torch.tensor([[[3.0, 4.0], [0.0, 2.0]]]))  # decoder row norms 5 and 2
     latents = torch.tensor([[[1.0, 0.0], [2.0, 3.0]]])  # two samples
     # per sample: 1*5 + 0*2 = 5 and 2*5 + 3*2 = 16; mean 10.5; times the weight 0.5
     assert batch.decoder_norm_l1_loss(latents).item() == pytest.approx(5.25)
+    single = batch.instance(0)
+    assert single.decoder_norm_l1_loss(latents[0]).item() == pytest.approx(5.25)
+
+
+def test_notebook_06_topk_and_decoder_norm_l1_behave_exactly_like_the_helpers():
+    inline = definitions("06_superposition.py", ["topk", "decoder_norm_l1"], {"torch": torch})
+    generator = torch.Generator().manual_seed(0)
+    z = torch.randn(50, 16, generator=generator, requires_grad=True)
+    for k in [1, 3, 16]:
+        assert torch.equal(inline["topk"](z, k), TopK(k)(z)), f"k={k}"
+    latents = torch.relu(torch.randn(50, 16, generator=generator))
+    decoder_directions = torch.randn(16, 8, generator=generator)
+    assert torch.equal(inline["decoder_norm_l1"](latents, decoder_directions),
+                       decoder_norm_l1_penalty(latents, decoder_directions))
+    latents[:, 3] = 0  # a dead latent costs nothing, whatever its decoder row
+    decoder_directions[3] = 100.0
+    assert torch.equal(inline["decoder_norm_l1"](latents, decoder_directions),
+                       decoder_norm_l1_penalty(latents, decoder_directions))

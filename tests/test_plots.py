@@ -23,7 +23,7 @@ from sae_helpers.plots import (
 from sae_helpers.train import History
 
 MIXED = make_lecture_data(n_samples=300)
-HISTORY = History(mse=np.linspace(3, 0.1, 50), penalty=np.linspace(0.3, 0.2, 50), penalty_name="l1")
+HISTORY = History(mse=np.linspace(3, 0.1, 50), penalty_loss=np.linspace(0.3, 0.2, 50), penalty="l1")
 
 
 @pytest.mark.parametrize(
@@ -63,8 +63,8 @@ def test_histograms_are_densities_or_counts():
 
 
 def test_loss_curves_plot_the_requested_quantity():
-    fig = plot_loss_curves({"run": HISTORY}, which="penalty", every=10)
-    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), HISTORY.penalty[::10])
+    fig = plot_loss_curves({"run": HISTORY}, which="penalty_loss", every=10)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), HISTORY.penalty_loss[::10])
 
 
 def test_composed_figures_have_the_lectures_panels():

@@ -30,20 +30,20 @@ def explorer():
 
 def test_training_explorer_trains_on_start(explorer):
     assert isinstance(explorer.result, History)
-    assert explorer.result.penalty_name == "l1" and len(explorer.result.mse) == 5
+    assert explorer.result.penalty == "l1" and len(explorer.result.mse) == 5
 
 
 def test_training_explorer_retrains_with_the_chosen_penalty(explorer):
     control(explorer, "penalty").value = "decorrelation"
-    assert explorer.result.penalty_name == "decorrelation"
+    assert explorer.result.penalty == "decorrelation"
 
 
 def test_training_explorer_retrains_with_the_chosen_weight(explorer):
     control(explorer, "penalty").value = "l1"
-    before = explorer.result.penalty[0]
+    before = explorer.result.penalty_loss[0]
     control(explorer, "sparsity").value = 10.0
     # same seed, so the first epoch's latents are the same: the penalty scales with the weight
-    assert explorer.result.penalty[0] == pytest.approx(10 * before, rel=1e-5)
+    assert explorer.result.penalty_loss[0] == pytest.approx(10 * before, rel=1e-5)
 
 
 def test_training_explorer_retrains_with_the_chosen_width(explorer):

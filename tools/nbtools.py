@@ -1,8 +1,8 @@
-"""Tools for the paired notebooks (used by the Makefile and the tests).
+"""Tools for the paired notebooks (used by the Makefile, the tests and the benchmarks).
 
-    python tests/nbtools.py sync  notebooks/NN_topic.py ...   rewrite + execute the .ipynb twins
-    python tests/nbtools.py build notebooks/NN_topic.py ...   execute into build/, write HTML
-    python tests/nbtools.py check notebooks/NN_topic.py ...   execute only (fails on an error)
+    python -m tools.nbtools sync  notebooks/NN_topic.py ...   rewrite + execute the .ipynb twins
+    python -m tools.nbtools build notebooks/NN_topic.py ...   execute into build/, write HTML
+    python -m tools.nbtools check notebooks/NN_topic.py ...   execute only (fails on an error)
 
 The .py (jupytext percent format) is the source. `sync` reads it, executes it in a fresh
 kernel and writes the .ipynb beside it, so a stale .ipynb can never overwrite an edit
