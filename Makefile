@@ -1,5 +1,7 @@
 # make run   set up .venv and execute every notebook from its .py source into build/ (+ HTML)
 # make test  set up .venv and run every test: helper unit tests, notebook pairs, strict nbval
+# make test-kernels  strict nbval of every notebook once per other CPU kernel path (stored
+#            outputs must not depend on vector kernels, the BLAS path or the thread count)
 # make lab   open the notebooks in JupyterLab
 # make sync  after editing notebooks/NN_topic.py: rewrite and re-execute its .ipynb twin
 #            (all notebooks, or one: make sync NB=notebooks/03_training.py)
@@ -17,7 +19,14 @@ CHROMIUM ?= /usr/bin/chromium
 SAE_LENS := sae-lens==6.54.12
 NB ?= $(wildcard notebooks/[0-9]*.py)
 
-.PHONY: install run test browser-test colab-test lab sync bench clean
+NBVAL = $(BIN)/python -m pytest --nbval --nbval-current-env --nbval-cell-timeout=600 \
+	--nbval-sanitize-with tests/nbval_sanitize.cfg
+# read by torch and MKL when they load: ATen's generic and AVX2 kernels instead of this CPU's
+# best, MKL's AVX2 code path, one thread (another order of summation)
+KERNEL_PATHS = "ATEN_CPU_CAPABILITY=default" "ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2" \
+	"OMP_NUM_THREADS=1"
+
+.PHONY: install run test test-kernels browser-test colab-test lab sync bench clean
 
 install: $(VENV)/.installed
 
@@ -31,8 +40,12 @@ run: install
 	$(BIN)/python -m tools.nbtools build $(NB)
 
 test: install
-	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env --nbval-cell-timeout=600 \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg --ignore=tests/browser
+	$(NBVAL) tests notebooks --ignore=tests/browser
+
+test-kernels: install
+	@failed=""; for paths in $(KERNEL_PATHS); do echo "== strict nbval with $$paths"; \
+		env $$paths $(NBVAL) -q notebooks || failed="$$failed\n  $$paths"; done; \
+		test -z "$$failed" || { printf "stored outputs differ under:$$failed\n"; exit 1; }
 
 browser-test: install
 	@test -x $(CHROMIUM) || [ "$$(id -u)" != 0 ] || { apt-get update -qq && \
