@@ -39,14 +39,11 @@ class Dictionary(NamedTuple):
 
 def sae_dictionary(model, data, instance=0):
     """Instance `instance` of an SAEBatch as a Dictionary: decoder directions and latents."""
-    x = torch.as_tensor(check_matrix(data), dtype=model.W_dec.dtype, device=model.W_dec.device)
+    sae = model.instance(instance)  # one instance's forward, not all K of them
+    x = torch.as_tensor(check_matrix(data), dtype=sae.decoder.weight.dtype, device=sae.decoder.weight.device)
     with torch.no_grad():
-        x_recon, latents = model(x)
-    return Dictionary(
-        directions=model.decoder_directions[instance].detach().cpu().numpy(),
-        codes=latents[instance].cpu().numpy(),
-        x_recon=x_recon[instance].cpu().numpy(),
-    )
+        x_recon, latents = sae(x)
+        return Dictionary(sae.decoder_directions.cpu().numpy(), latents.cpu().numpy(), x_recon.cpu().numpy())
 
 
 def pca_dictionary(data, n_atoms):
