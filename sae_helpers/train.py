@@ -34,7 +34,8 @@ MAX_GROWTH = 1e4  # a loss this many times its first epoch's has diverged, even 
 
 @dataclass(frozen=True)
 class History:
-    """Per-epoch losses of one training run, means over the epoch's samples.
+    """Per-epoch losses of one training run: the mean of the epoch's batch losses weighted by
+    batch size (with full batches, the loss at the epoch's one step).
 
     Shapes are (n_epochs,) for one SAE and (n_epochs, n_instances) for an SAEBatch.
     """
