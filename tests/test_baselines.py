@@ -32,6 +32,13 @@ def test_codes_equal_to_the_sources_give_activation_r_one():
     assert recovery(SOURCES, perfect)["L0"] == pytest.approx((SOURCES.activations > 0).sum(1).mean())
 
 
+def test_pca_codes_are_the_centred_data_projected_on_the_components():
+    pca = pca_dictionary(SOURCES.data, 5)
+    centred = SOURCES.data - SOURCES.data.mean(axis=0)
+    np.testing.assert_allclose(pca.codes, centred @ pca.directions.T, atol=1e-12)
+    np.testing.assert_allclose(pca.x_recon, pca.codes @ pca.directions + SOURCES.data.mean(axis=0), atol=1e-12)
+
+
 @pytest.mark.parametrize("make", [lambda: pca_dictionary(SOURCES.data, 8),
                                   lambda: ica_dictionary(SOURCES.data, 8)])
 def test_pca_and_ica_are_capped_by_the_dimension(make):
@@ -88,8 +95,13 @@ def test_fastica_unmixes_the_lecture_sources():
     assert (row["best_r"] > 0.99).all() and (row["alignment"] > 0.99).all()
 
 
-def test_mixing_recovery_of_an_sae_has_one_entry_per_source():
-    model = SAEBatch(2, 20, seeds=[0])
-    row = mixing_recovery(LECTURE, sae_dictionary(model, LECTURE.data), one_to_one=True)
-    assert row["best_r"].shape == row["selectivity"].shape == row["alignment"].shape == (2,)
-    assert 0 <= row["active"] <= 20 and 0 <= row["dead"] <= 20
+def test_mixing_recovery_counts_active_codes_per_sample_and_dead_atoms():
+    codes = np.zeros((len(LECTURE.data), 4))
+    codes[:, 0] = LECTURE.sources[:, 0]  # sin(t) + 1: above 0.001 on all but a few samples
+    codes[::2, 1] = 1.0  # active on every other sample
+    codes[:, 2] = -0.5  # never positive: dead
+    codes[:, 3] = 1e-4  # positive, but below the threshold: dead too
+    row = mixing_recovery(LECTURE, Dictionary(np.ones((4, 2)), codes, LECTURE.data))
+    assert row["active"] == pytest.approx((codes > 1e-3).sum(axis=1).mean())
+    assert 1.48 < row["active"] < 1.5, "about 1 + 1/2 active codes per sample"
+    assert row["dead"] == 2

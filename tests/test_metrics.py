@@ -63,7 +63,6 @@ def test_one_to_one_matching_gives_each_source_its_own_latent():
     assert greedy.latent[0] == greedy.latent[1] == 0, "the lecture's rule lets both claim latent 0"
     unique = match_latents(latents, sources, one_to_one=True)
     np.testing.assert_array_equal(unique.latent, [0, 1])
-    assert unique.abs_r.sum() <= greedy.abs_r.sum()
 
 
 def test_tensors_with_gradients_are_accepted():

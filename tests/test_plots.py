@@ -1,9 +1,9 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
 from sae_helpers.data import make_lecture_data, make_sparse_sources
+from sae_helpers.metrics import mcc, mmcs
 from sae_helpers.plots import (
     plot_direction_cosines,
     plot_distributions,
@@ -26,25 +26,42 @@ MIXED = make_lecture_data(n_samples=300)
 HISTORY = History(mse=np.linspace(3, 0.1, 50), penalty_loss=np.linspace(0.3, 0.2, 50), penalty="l1")
 
 
-@pytest.mark.parametrize(
-    "draw",
-    [
-        lambda ax: plot_signals(MIXED.sources, ["a", "b"], "sources", ax=ax),
-        lambda ax: plot_histograms(MIXED.data, ["a", "b"], "data", ax=ax),
-        lambda ax: plot_loss_components(HISTORY, ax=ax),
-        lambda ax: plot_loss_curves({"run": HISTORY}, which="mse", ax=ax),
-        lambda ax: plot_latent_corr(MIXED.data, ax=ax),
-    ],
-)
-def test_one_thing_plots_draw_on_the_given_axes(draw):
+def test_signals_draw_each_column_on_the_given_axes():
     fig, ax = plt.subplots()
-    assert draw(ax) is fig
-    assert ax.has_data()
+    assert plot_signals(MIXED.sources, ["a", "b"], "sources", ax=ax) is fig
+    for line, column, label in zip(ax.lines, MIXED.sources.T, ["a", "b"]):
+        np.testing.assert_array_equal(line.get_ydata(), column)
+        assert line.get_label() == label
 
 
-def test_one_thing_plots_make_their_own_figure_without_axes():
-    assert isinstance(plot_signals(MIXED.sources, ["a", "b"], "sources"), Figure)
-    assert isinstance(plot_loss_curves({"run": HISTORY}), Figure)
+def test_loss_components_put_the_penalty_and_the_mse_on_their_own_axes():
+    fig, ax = plt.subplots()
+    assert plot_loss_components(HISTORY, ax=ax, every=10) is fig
+    twin = next(other for other in fig.axes if other is not ax)
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), HISTORY.penalty_loss[::10])
+    np.testing.assert_array_equal(twin.lines[0].get_ydata(), HISTORY.mse[::10])
+    assert (ax.get_ylabel(), twin.get_ylabel()) == ("L1 penalty", "MSE")
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), np.arange(0, 50, 10))
+
+
+@pytest.mark.parametrize("which, label", [("total", "Total loss"), ("mse", "MSE"), ("penalty_loss", "Penalty")])
+def test_loss_curves_plot_and_name_the_requested_quantity(which, label):
+    other = History(mse=np.linspace(2, 1, 50), penalty_loss=np.linspace(1, 0.5, 50), penalty="l1")
+    fig = plot_loss_curves({"run": HISTORY, "other": other}, which=which, every=10)
+    ax = fig.axes[0]
+    for line, history in zip(ax.lines, [HISTORY, other]):
+        np.testing.assert_array_equal(line.get_ydata(), getattr(history, which)[::10])
+    assert [line.get_label() for line in ax.lines] == ["run", "other"]
+    assert (ax.get_ylabel(), ax.get_title()) == (label, f"{label} per epoch")
+
+
+def test_method_comparison_draws_each_metric_of_each_method():
+    results = {"SAE": {"MCC": 1.0, "MMCS": 0.9, "act_r": 0.8}, "PCA": {"MCC": 0.2, "MMCS": 0.5, "act_r": 0.1}}
+    ax = plot_method_comparison(results).axes[0]
+    heights = [bar.get_height() for bar in ax.patches]  # metric by metric, methods in order
+    assert heights == [1.0, 0.2, 0.9, 0.5, 0.8, 0.1]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["SAE", "PCA"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["MCC", "MMCS", "act_r"]
 
 
 def test_signal_title_reports_the_correlation():
@@ -60,11 +77,6 @@ def test_histograms_are_densities_or_counts():
     fig = plot_histograms(MIXED.sources, ["a"], "h", density=False, bins=10)
     counts = fig.axes[0].lines[0].get_ydata()
     assert counts.sum() == len(MIXED.sources)
-
-
-def test_loss_curves_plot_the_requested_quantity():
-    fig = plot_loss_curves({"run": HISTORY}, which="penalty_loss", every=10)
-    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), HISTORY.penalty_loss[::10])
 
 
 def test_composed_figures_have_the_lectures_panels():
@@ -92,6 +104,10 @@ def test_recovery_image_puts_the_matched_directions_on_the_diagonal():
     image = fig.axes[0].images[0].get_array()
     np.testing.assert_allclose(np.diag(image[:, :6]), 1)
     assert fig.axes[0].get_title() == "Recovery: MCC = 1.000"
+    few = SPARSE.directions[[0, 1, 2]]  # 3 directions for 6 sources: MCC 0.5, MMCS higher
+    assert mmcs(SPARSE.directions, few) > mcc(SPARSE.directions, few) + 0.1
+    title = plot_recovery(SPARSE.directions, few, title="Few").axes[0].get_title()
+    assert title == f"Few: MCC = {mcc(SPARSE.directions, few):.3f}"
 
 
 def test_superposition_figures_draw():
@@ -102,11 +118,10 @@ def test_superposition_figures_draw():
     np.testing.assert_allclose(np.diag(axs[0, 1].images[0].get_array()), 1)
     plot_heatmap(np.array([[0.2, 0.9]]), ["a"], ["x", "y"], "MCC", ax=axs[0, 2])
     assert [t.get_text() for t in axs[0, 2].texts] == ["0.20", "0.90"]
-    results = {"SAE": {"MCC": 1.0, "MMCS": 1.0, "act_r": 0.9}, "PCA": {"MCC": 0.2, "MMCS": 0.5, "act_r": 0.1}}
-    plot_method_comparison(results, ax=axs[1, 0])
-    assert len(axs[1, 0].patches) == 6
-    plot_tradeoff([3, 1, 2], [0.1, 0.5, 0.2], ["w", "w", "w"], ax=axs[1, 1], true_l0=1.2)
+    plot_tradeoff([3, 1, 2, 5], [0.1, 0.5, 0.2, 0.4], ["w", "w", "w", "v"], ax=axs[1, 1], true_l0=1.2)
     np.testing.assert_array_equal(axs[1, 1].lines[0].get_xdata(), [3, 1, 2])
+    np.testing.assert_array_equal(axs[1, 1].lines[0].get_ydata(), [0.1, 0.5, 0.2])
+    assert [t.get_text() for t in axs[1, 1].get_legend().get_texts()] == ["w", "v", "true L0"]
 
 
 def test_distributions_show_sorted_points_and_medians():

@@ -122,11 +122,18 @@ def test_a_half_precision_model_gets_an_error_that_names_its_dtype(dtype):
         train_sae(fresh_model().to(dtype), DATA, n_epochs=3, progress=False)
 
 
-def test_history_shapes_and_total():
-    history = train_sae(fresh_model(), DATA, n_epochs=5, penalty="decorrelation", progress=False)
+def test_history_logs_the_losses_of_the_model_it_trains():
+    model = fresh_model()
+    x = torch.tensor(DATA, dtype=torch.float32)
+    with torch.no_grad():  # full batch: epoch 1 logs the losses of the untrained model
+        x_recon, latents = model(x)
+        first_mse, first_penalty = ((x_recon - x) ** 2).mean().item(), model.decorrelation_loss(latents).item()
+    history = train_sae(model, DATA, n_epochs=5, penalty="decorrelation", progress=False)
     assert history.mse.shape == history.penalty_loss.shape == (5,)
     assert history.penalty == "decorrelation"
-    np.testing.assert_array_equal(history.total, history.mse + history.penalty_loss)
+    assert history.mse[0] == pytest.approx(first_mse, rel=1e-6)
+    assert history.penalty_loss[0] == pytest.approx(first_penalty, rel=1e-6)
+    assert history.total[0] == pytest.approx(first_mse + first_penalty, rel=1e-6)
 
 
 def test_seeded_golden_values():
@@ -224,7 +231,9 @@ def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
     assert pick_device("cpu").type == "cpu"
 
 
-def test_training_moves_the_model_to_the_chosen_device():
-    model = fresh_model()
-    train_sae(model, DATA, n_epochs=2, device="cpu", progress=False)
-    assert next(model.parameters()).device.type == "cpu"
+def test_training_moves_the_model_to_the_device_pick_device_chooses(monkeypatch):
+    asked = []
+    monkeypatch.setattr("sae_helpers.train.pick_device", lambda device: asked.append(device) or torch.device("cpu"))
+    train_sae(fresh_model(), DATA, n_epochs=2, device="auto", progress=False)
+    train_sae(fresh_model(), DATA, n_epochs=2, progress=False)  # device=None: stays where it is
+    assert asked == ["auto"]

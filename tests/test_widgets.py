@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
+import torch
 
-from sae_helpers.data import make_lecture_data
-from sae_helpers.train import History
+from sae_helpers import SparseAutoencoder, train_sae
+from sae_helpers.baselines import random_dictionary, recovery
+from sae_helpers.data import make_lecture_data, make_sparse_sources
 from sae_helpers.widgets import mixing_explorer, superposition_explorer, training_explorer
 
 
@@ -28,9 +30,16 @@ def explorer():
     return training_explorer(make_lecture_data(n_samples=200).data, n_epochs=5)
 
 
+def direct_run(hidden_dim=20, sparsity_weight=1.0, penalty="l1"):
+    """What the training explorer should train, called directly."""
+    torch.manual_seed(0)
+    model = SparseAutoencoder(2, hidden_dim, sparsity_weight=sparsity_weight)
+    return train_sae(model, make_lecture_data(n_samples=200).data, n_epochs=5, penalty=penalty, progress=False)
+
+
 def test_training_explorer_trains_on_start(explorer):
-    assert isinstance(explorer.result, History)
-    assert explorer.result.penalty == "l1" and len(explorer.result.mse) == 5
+    assert explorer.result.penalty == "l1"
+    np.testing.assert_array_equal(explorer.result.mse, direct_run().mse)
 
 
 def test_training_explorer_retrains_with_the_chosen_penalty(explorer):
@@ -47,9 +56,8 @@ def test_training_explorer_retrains_with_the_chosen_weight(explorer):
 
 
 def test_training_explorer_retrains_with_the_chosen_width(explorer):
-    before = explorer.result.mse[0]
     control(explorer, "latents").value = 3
-    assert explorer.result.mse[0] != before
+    np.testing.assert_array_equal(explorer.result.mse, direct_run(hidden_dim=3, sparsity_weight=10.0).mse)
 
 
 def test_superposition_explorer_follows_its_sliders():
@@ -59,4 +67,6 @@ def test_superposition_explorer_follows_its_sliders():
     control(explorer, "d").value = 4
     # FastICA learns d directions: with 4 dimensions it can match at most 4 of 8 sources
     assert explorer.result["FastICA"]["MCC"] <= 0.5
-    assert explorer.result["SAE"]["dead"] <= 16, "2 latents per source"
+    sources = make_sparse_sources(8, 4, 0.03, 2000, seed=0)
+    chance = recovery(sources, random_dictionary(sources.data, 16, seed=0))
+    assert explorer.result["random"] == chance, "chance is a random dictionary of 2 atoms per source"
