@@ -16,7 +16,7 @@
 #
 # - build two **sources**, the ground truth that later notebooks try to recover;
 # - **mix** them with a matrix into the two variables we actually observe;
-# - see that mixing makes independent sources look correlated;
+# - see that mixing makes uncorrelated sources look correlated;
 # - check that the mixing can be undone when the matrix is known (the SAE will not know it);
 # - vary the mixing matrix with an explorer.
 
@@ -72,10 +72,21 @@ sources.shape
 assert np.array_equal(sources, lecture_sources(n_samples)[1])
 
 # %% [markdown]
-# The two sources are unrelated: their correlation over the 3000 samples is essentially zero.
+# The two sources are uncorrelated: their correlation over the 3000 samples is essentially zero.
 
 # %%
 print(f"r(source 1, source 2) = {corr(sources[:, :1], sources[:, 1:])[0, 0]:.4f}")
+
+# %% [markdown]
+# Uncorrelated is not independent, though. The square wave has 3 periods per period of the
+# sine, and at every peak of the sine (t = π/2 + 2πk) it sits at 0. Knowing source 1 tells
+# you something about source 2: near its peaks, source 2 is never up.
+
+# %%
+near_peak = source1 > 1.95
+print(f"source 2 is up (= 2) on {(source2 == 2).mean():.0%} of all samples, "
+      f"on {(source2[near_peak] == 2).mean():.0%} of the samples where source 1 > 1.95")
+assert (source2[near_peak] == 0).all() and 0.4 < (source2 == 2).mean() < 0.6
 
 # %% [markdown]
 # ## Mixing them
@@ -179,7 +190,8 @@ mixing_explorer()
 # %% [markdown]
 # ## Recap
 #
-# - Two independent sources (a sine wave and a square wave) are the ground truth.
+# - Two uncorrelated (but not independent) sources, a sine wave and a square wave, are the
+#   ground truth.
 # - Mixing them with `[[1, .4], [.6, 1]]` gives two observed variables that correlate at 0.83
 #   and that each follow both sources.
 # - With the mixing matrix in hand, unmixing is one matrix inverse; the SAE must find the

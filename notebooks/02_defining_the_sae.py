@@ -93,7 +93,8 @@ class SparseAutoencoder(nn.Module):
 #   that latent *j* writes to, the SAE's guess at a row of the mixing matrix.
 # - `sparsity_loss`: the L1 penalty, the mean absolute latent times `sparsity_weight`.
 # - `decorrelation_loss`: the summed squared covariances between different latents, times the
-#   same weight: it punishes latents that rise and fall together. Notebook 03 trains with each in turn.
+#   same weight: it punishes pairs of latents that vary together, in the same or in opposite
+#   directions. Notebook 03 trains with each in turn.
 
 # %% [markdown]
 # ## One instance with 20 latents

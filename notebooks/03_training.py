@@ -194,8 +194,9 @@ plt.show()
 # ## The decorrelation penalty
 #
 # The lecture's model has a second penalty that it keeps "for the next demo": the summed squared
-# covariances between latents. Instead of making latents small, it asks them to vary
-# independently. To see what holds beyond one lucky seed, we train 5 seeds with each penalty.
+# covariances between latents. Instead of making latents small, it asks them to be
+# uncorrelated (zero covariance; that is less than independent: uncorrelated variables can
+# still depend on each other, as notebook 01's sources do). To see what holds beyond one lucky seed, we train 5 seeds with each penalty.
 # An `SAEBatch` trains them side by side as one tensor program (faster than one after the
 # other); instance *i* starts from the weights `SparseAutoencoder` gets with seed *i*.
 
@@ -260,7 +261,7 @@ for seed in seeds:
 # covariances to less than half. Their *correlations* move much less: the median mean |r| over
 # the seeds drops by about a tenth, and for seed 0 it rises. So the penalty lowers the
 # covariances far more than the correlations: much of what it changes is the latents' scale,
-# not how independently they vary.
+# not how strongly they vary together.
 
 # %%
 l1_rows, decorrelation_rows = summaries["l1"], summaries["decorrelation"]

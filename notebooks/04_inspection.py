@@ -80,11 +80,16 @@ latents.shape
 # ## How the latents relate to each other
 #
 # The correlation between every pair of latents over the 3000 samples (red: rise together; blue:
-# one rises when the other falls). Look for blocks: many latents carry nearly the same signal.
-# A latent that never changes (a dead latent) would show as a blank row and column.
+# one rises when the other falls). The latents are sorted by the source they follow most, then
+# by how closely, and labelled with their own numbers. Look for blocks: groups of latents that
+# carry nearly the same signal. A constant latent would show as a blank row and column.
 
 # %%
-plot_latent_corr(latents)
+r_sources = abs_corr(latents, lecture.sources)  # (latents, sources)
+order = np.lexsort((-r_sources.max(axis=1), r_sources.argmax(axis=1)))
+ax = plot_latent_corr(latents[:, order]).axes[0]
+ax.set_xticks(range(len(order)), order, fontsize=7)
+ax.set_yticks(range(len(order)), order, fontsize=7)
 plt.show()
 
 # %% [markdown]
@@ -102,6 +107,7 @@ for source, (latent, r) in enumerate(zip(matches.latent, matches.abs_r)):
 # Both sources have a latent that follows them almost perfectly, and the two are different
 # latents. Here they are over time and as histograms: compare their shapes with the sources in
 # notebook 01's figure (a latent may also follow its source upside down: |r| ignores the sign).
+# The r in the left title is the correlation between the two latents.
 
 # %%
 best = latents[:, matches.latent]
@@ -128,8 +134,8 @@ for source, latent in enumerate(matches.latent):
 
 # %% [markdown]
 # Neither best latent carries its source alone: the source-1 latent reproduces about a quarter of
-# that source's effect, the source-2 latent about 1%. The rest is spread over other latents,
-# the blocks of near-copies in the correlation matrix above.
+# that source's effect, the source-2 latent about 1%. Yet the reconstruction leaves only about 4%
+# of the variance unexplained (notebook 03), so other latents must carry the rest.
 
 # %%
 assert all(latent_effect < 0.5 * source_effect for source_effect, latent_effect in effects)
@@ -169,10 +175,9 @@ assert (rows["raw mixed variables"] < rows["untrained SAE"]).all()
 # %% [markdown]
 # ## Recap
 #
-# - After training, each source has a latent with |r| ≈ 0.99–1.00, and the latents form blocks
-#   of near-copies.
+# - After training, each source has a latent with |r| ≈ 0.99–1.00.
 # - Those best latents carry only part of their source's effect on the data (about 27% and 1%
-#   here); the rest is spread over their near-copies.
+#   here); other latents carry the rest.
 # - The same selection applied to an untrained SAE gives nearly the same numbers: this statistic
 #   cannot tell a trained SAE from chance on this toy.
 # - Telling them apart needs other measurements: one-to-one matching, the decoder's directions

@@ -4,7 +4,7 @@ For latent j and source i, the match score is the absolute Pearson correlation o
 
     |r_ji| = |cov(latent_j, source_i)| / (std(latent_j) std(source_i)),
 
-taken as 0 for a constant (dead) latent, which carries no information about any source.
+taken as 0 for a constant latent, which carries no information about any source.
 `match_latents` picks for each source the latent with the highest |r| (the lecture's rule,
 where two sources may claim the same latent) or, with `one_to_one=True`, the assignment of
 distinct latents that maximises the summed |r| (Hungarian algorithm).

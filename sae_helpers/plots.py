@@ -111,7 +111,7 @@ def _matrix_image(ax, matrix, label, vmin=-1, vmax=1, cmap="RdBu_r"):
 def plot_latent_corr(latents, ax=None):
     """Correlation matrix of the latents (n_samples, n_latents) as an image, -1 to 1.
 
-    A dead (constant) latent shows as a blank row and column: its r is 0, even with itself.
+    A constant latent shows as a blank row and column: its r is 0, even with itself.
     """
     ax = _new_axes(ax, (5, 4))
     _matrix_image(ax, corr(latents, latents), "r")
@@ -137,8 +137,9 @@ def plot_directions_2d(data, directions, ax=None, max_points=2000):
     for i, (dx, dy) in enumerate(directions):
         ax.annotate("", xy=(dx * reach, dy * reach), xytext=(0, 0),
                     arrowprops={"arrowstyle": "->", "color": f"C{i % 10}", "linewidth": 2})
-    ax.set(xlabel="Dimension 1", ylabel="Dimension 2", aspect="equal",
-           title=f"{len(directions)} sources in 2 dimensions")
+    # annotate drops an arrow whose tip leaves the axes: make room for every tip
+    ax.set(xlabel="Dimension 1", ylabel="Dimension 2", aspect="equal", xlim=(-1.1 * reach, 1.1 * reach),
+           ylim=(-1.1 * reach, 1.1 * reach), title=f"{len(directions)} sources in 2 dimensions")
     return ax.figure
 
 

@@ -114,6 +114,9 @@ def test_superposition_figures_draw():
     fig, axs = plt.subplots(2, 3)
     plot_directions_2d(SPARSE.data, SPARSE.directions, ax=axs[0, 0])
     assert len(axs[0, 0].texts) == 6, "one arrow per source"
+    (x_low, x_high), (y_low, y_high) = axs[0, 0].get_xlim(), axs[0, 0].get_ylim()
+    for arrow in axs[0, 0].texts:  # matplotlib does not draw an arrow whose tip is outside
+        assert x_low < arrow.xy[0] < x_high and y_low < arrow.xy[1] < y_high
     plot_direction_cosines(SPARSE.directions, ax=axs[0, 1])
     np.testing.assert_allclose(np.diag(axs[0, 1].images[0].get_array()), 1)
     plot_heatmap(np.array([[0.2, 0.9]]), ["a"], ["x", "y"], "MCC", ax=axs[0, 2])
