@@ -34,14 +34,17 @@ def test_signals_draw_each_column_on_the_given_axes():
         assert line.get_label() == label
 
 
-def test_loss_components_put_the_penalty_and_the_mse_on_their_own_axes():
+def test_loss_components_show_both_relative_to_their_first_epoch_on_one_log_axis():
     fig, ax = plt.subplots()
     assert plot_loss_components(HISTORY, ax=ax, every=10) is fig
-    twin = next(other for other in fig.axes if other is not ax)
-    np.testing.assert_array_equal(ax.lines[0].get_ydata(), HISTORY.penalty_loss[::10])
-    np.testing.assert_array_equal(twin.lines[0].get_ydata(), HISTORY.mse[::10])
-    assert (ax.get_ylabel(), twin.get_ylabel()) == ("L1 penalty", "MSE")
-    np.testing.assert_array_equal(ax.lines[0].get_xdata(), np.arange(0, 50, 10))
+    mse, penalty = ax.lines
+    np.testing.assert_allclose(mse.get_ydata(), HISTORY.mse[::10] / HISTORY.mse[0])
+    np.testing.assert_allclose(penalty.get_ydata(), HISTORY.penalty_loss[::10] / HISTORY.penalty_loss[0])
+    np.testing.assert_array_equal(mse.get_xdata(), np.arange(0, 50, 10))
+    assert (mse.get_label(), penalty.get_label()) == ("MSE", "L1 penalty")
+    assert ax.get_yscale() == "log"
+    no_penalty = History(mse=HISTORY.mse, penalty_loss=np.zeros(50), penalty="none")
+    assert [line.get_label() for line in plot_loss_components(no_penalty).axes[0].lines] == ["MSE"]
 
 
 @pytest.mark.parametrize("which, label", [("total", "Total loss"), ("mse", "MSE"), ("penalty_loss", "Penalty")])
@@ -82,8 +85,8 @@ def test_histograms_are_densities_or_counts():
 def test_composed_figures_have_the_lectures_panels():
     assert len(plot_mixing_overview(MIXED.sources, MIXED.data).axes) == 4
     fig = plot_losses(HISTORY)
-    assert len(fig.axes) == 3  # components (with a twin y-axis) and total
-    assert fig.axes[0].get_ylabel() == "L1 penalty"
+    assert len(fig.axes) == 2  # components and total
+    assert fig.axes[0].get_title() == "Training loss components" and fig.axes[1].get_ylabel() == "Total loss"
 
 
 def test_latent_correlation_image_spans_minus_one_to_one():
