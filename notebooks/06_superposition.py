@@ -43,6 +43,7 @@ if "google.colab" in sys.modules:
 
 # %%
 import dataclasses
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -59,6 +60,8 @@ from sae_helpers.baselines import (
     random_dictionary,
     recovery,
     sae_dictionary,
+    sparse_codes,
+    sparse_coding_dictionary,
 )
 from sae_helpers.data import make_sparse_sources
 from sae_helpers.metrics import dead_latents
@@ -347,6 +350,44 @@ assert table["PCA (32)"]["MCC"] <= 0.5 and table["FastICA (32)"]["MCC"] <= 0.5
 assert 2.9 < table["TopK SAE"]["L0"] <= 3 and table["ReLU SAE"]["L0"] < 10 < table["random (128)"]["L0"]
 
 # %% [markdown]
+# ## The classical answer: sparse dictionary learning
+#
+# Sparse sources in superposition are not a new problem. Sparse dictionary learning (Olshausen &
+# Field, 1996) learns an overcomplete dictionary whose codes are sparse: here 128 atoms with
+# nonnegative codes, scikit-learn's minibatch version, on the same data.
+
+# %%
+sparse_coding = sparse_coding_dictionary(sources.data, 128, seed=0)
+sparse_row = recovery(sources, sparse_coding)
+print(f"sparse coding (128): MCC {sparse_row['MCC']:.3f}, act_r {sparse_row['act_r']:.3f}, "
+      f"L0 {sparse_row['L0']:.1f}, FVU {sparse_row['FVU']:.3f}")
+assert sparse_row["MCC"] > 0.98 and sparse_row["L0"] < table["TopK SAE"]["L0"]
+
+# %% [markdown]
+# It recovers the sources as well as the SAEs, with codes closer to the true L0 (1.7 against
+# the truth's 1.28 and TopK's 3.0) and a better reconstruction (FVU 0.010 against 0.050). So what
+# does an SAE add? Speed where it matters for interpretability, on every new sample: sparse
+# coding solves an optimisation (a lasso) for each sample's code, while the SAE's encoder is
+# *amortised* sparse coding: it learned once a function that gives the code with one matrix
+# product and a ReLU or TopK. Codes per second for both, for the same 5,000 samples (timings
+# depend on the machine, so only the assert is checked):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+x_new = sources.data[:5000]
+start = time.perf_counter()
+sparse_codes(x_new, sparse_coding.directions)
+lasso_rate = len(x_new) / (time.perf_counter() - start)
+topk_encoder = topk_sae.instance(0)
+with torch.no_grad():
+    start = time.perf_counter()
+    topk_encoder.encode(torch.tensor(x_new, dtype=torch.float32))
+    encoder_rate = len(x_new) / (time.perf_counter() - start)
+print(f"codes per second: sparse coding {lasso_rate:,.0f}, TopK SAE encoder {encoder_rate:,.0f} "
+      f"({encoder_rate / lasso_rate:,.0f} times as many)")
+assert encoder_rate > 10 * lasso_rate
+
+# %% [markdown]
 # ## A sweep: penalty × dictionary width
 #
 # How do the L1 weight λ and the number of latents matter? To keep the sweep fast we use a
@@ -449,6 +490,9 @@ superposition_explorer()
 #   but below the 0.5 cap.
 # - ReLU SAEs with an L1 × decoder-norm penalty and TopK SAEs recover every source
 #   (MCC 0.999 on all three seeds) with sparse codes (L0 of 3 to 4; the truth has 1.28).
+# - Sparse dictionary learning, the classical method, recovers the sources as well; an SAE's
+#   encoder is amortised sparse coding, which gives each new code with one matrix product
+#   instead of an optimisation per sample.
 # - Reconstruction alone is no evidence of recovery: PCA reconstructs perfectly and recovers little.
 # - Width must at least match the number of sources; the penalty trades sparsity for reconstruction.
 #

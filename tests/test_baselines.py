@@ -13,6 +13,8 @@ from sae_helpers.baselines import (
     random_dictionary,
     recovery,
     sae_dictionary,
+    sparse_codes,
+    sparse_coding_dictionary,
 )
 from sae_helpers.data import make_lecture_data, make_sparse_sources
 from sae_helpers.model import SAEBatch
@@ -47,6 +49,18 @@ def test_pca_and_ica_are_capped_by_the_dimension(make):
     row = recovery(SOURCES, dictionary)
     assert row["MCC"] <= 0.5, "8 directions can match at most 8 of 16 sources"
     assert row["FVU"] == pytest.approx(0, abs=1e-6), "8 components span 8-D data"
+
+
+def test_sparse_dictionary_learning_recovers_sparse_sources():
+    dictionary = sparse_coding_dictionary(SOURCES.data, 32)
+    assert (dictionary.codes >= 0).all()
+    np.testing.assert_allclose(dictionary.x_recon, dictionary.codes @ dictionary.directions)
+    row = recovery(SOURCES, dictionary)
+    assert row["MCC"] > 0.95 and row["L0"] < 2 * (SOURCES.activations > 0).sum(1).mean()
+    # with the true directions, a sample with one active source gets a code close to its magnitude
+    one = np.flatnonzero((SOURCES.activations > 0).sum(1) == 1)[:50]
+    codes = sparse_codes(SOURCES.data[one], SOURCES.directions, alpha=0.01)
+    np.testing.assert_allclose(codes.max(axis=1), SOURCES.activations[one].max(axis=1) - 0.01, atol=0.02)
 
 
 def test_random_dictionary_is_not_the_truth_drawn_again():

@@ -60,16 +60,16 @@ def test_twin_is_small(source):
     assert source.with_suffix(".ipynb").stat().st_size <= MAX_BYTES
 
 
-def shows_progress_or_widget(code):
+def shows_progress_widget_or_timing(code):
     trains_with_bar = "train_sae(" in code and "progress=False" not in code
-    return "trange(" in code or "_explorer(" in code or trains_with_bar
+    return "trange(" in code or "_explorer(" in code or trains_with_bar or "perf_counter(" in code
 
 
 @by_name
-def test_only_progress_bars_and_explorers_skip_output_checks(source):
+def test_only_progress_bars_explorers_and_timings_skip_output_checks(source):
     for cell in code_cells(read_source(source)):
         if "NBVAL_IGNORE_OUTPUT" in cell.source or "nbval-ignore-output" in cell.metadata.get("tags", []):
-            assert shows_progress_or_widget(cell.source), cell.source
+            assert shows_progress_widget_or_timing(cell.source), cell.source
 
 
 @by_name
