@@ -204,9 +204,11 @@ for name, sae in [("untrained", untrained), ("trained", model)]:
           f"active per sample {active_fraction(f).sum():.1f}")
 
 # %% [markdown]
-# The decoder columns grew to almost twice their length, so smaller latents give the same
-# reconstruction, and the number of active latents did not fall. The L1 penalty can be lowered
-# by rescaling alone: make every latent smaller and its decoder column longer. This loophole of
+# The mean |latent| (the L1 penalty) ended where it started while the reconstruction became
+# about ninety times better: the decoder columns grew to almost twice their length, so latents
+# of the same size move the reconstruction further. And the number of active latents did not
+# fall. So the plain L1 penalty can be kept low by rescaling alone: make every latent smaller
+# and its decoder column longer, with no latent switched off. This loophole of
 # the plain L1 penalty is why modern SAEs multiply each latent's L1 by its decoder column's
 # length (notebook 06) or keep the columns at unit length.
 
@@ -214,7 +216,7 @@ for name, sae in [("untrained", untrained), ("trained", model)]:
 with torch.no_grad():
     growth = model.decoder.weight.norm(dim=0).mean() / untrained.decoder.weight.norm(dim=0).mean()
     fewer_active = active_fraction(untrained.encode(X)).sum() - active_fraction(model.encode(X)).sum()
-assert growth > 1.5 and fewer_active < 1
+assert growth > 1.5 and fewer_active <= 0
 
 # %% [markdown]
 # ## The decorrelation penalty
@@ -256,9 +258,9 @@ plt.show()
 # Four numbers per trained model: reconstruction (FVU), how large the latents are
 # (mean |latent|), how much they vary together (mean |covariance| between two different latents,
 # what the decorrelation penalty squares and sums) and the same without their scale (mean |r|
-# between two different latents). A dead latent (never above 0.001, the threshold every
-# notebook uses for "active") is left out of the mean |r|: GELU leaves it a tiny, nearly
-# constant output whose correlations are rounding noise.
+# between two different latents). Dead latents (never above 0.001, the threshold every
+# notebook uses for "active") are left out of the mean |r|, which compares the latents the
+# model switches on.
 
 # %%
 def summarise(batch):
@@ -296,7 +298,8 @@ assert (decorrelation_rows[:, 1] < l1_rows[:, 1]).all()
 assert (decorrelation_rows[:, 2] < 0.5 * l1_rows[:, 2]).all()
 print(f"median mean |r|: L1 {np.median(l1_rows[:, 3]):.3f}, "
       f"decorrelation {np.median(decorrelation_rows[:, 3]):.3f}")
-assert np.median(decorrelation_rows[:, 3]) > 0.8 * np.median(l1_rows[:, 3])
+assert 0.8 < np.median(decorrelation_rows[:, 3]) / np.median(l1_rows[:, 3]) < 0.95
+assert decorrelation_rows[0, 3] > l1_rows[0, 3], "for seed 0 the mean |r| rises"
 
 # %% [markdown]
 # ## Exploring the sparsity weight
