@@ -127,10 +127,9 @@ def redraw_latency(control, values, repeat):
 
 
 def bench_explorers(quick):
-    data = make_lecture_data().data
     repeat = 1 if quick else 3
     with contextlib.redirect_stdout(io.StringIO()):  # the first draw also clears its output
-        explorers = [training_explorer(data, n_epochs=20 if quick else 600), mixing_explorer(),
+        explorers = [training_explorer(make_lecture_data(), n_epochs=20 if quick else 600), mixing_explorer(),
                      superposition_explorer(n_epochs=3 if quick else 60)]
     plt.close("all")
     training, mixing, superposition = (explorer.children for explorer in explorers)

@@ -333,12 +333,13 @@ assert final_mse == sorted(final_mse) and final_size == sorted(final_size, rever
 
 # %% [markdown]
 # Now try it yourself: pick a sparsity weight, a number of latents and a penalty; the SAE is
-# retrained (about a second) and the loss figure redrawn when you release a slider.
+# retrained (about a second) when you release a slider, and the figure redrawn: the loss
+# components, the total, and each source with its best latent (rescaled, |r| in the legend).
 # What happens with a single latent?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-training_explorer(lecture.data, n_epochs=n_epochs)
+training_explorer(lecture, n_epochs=n_epochs)
 
 # %% [markdown]
 # ## Recap

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from sae_helpers.metrics import abs_cosines, corr, match_directions
+from sae_helpers.metrics import abs_cosines, corr, match_directions, match_latents
 
 MARKERS = "os^vD"
 PENALTY_LABELS = {"l1": "L1 penalty", "decorrelation": "Decorrelation penalty",
@@ -96,6 +96,25 @@ def plot_losses(history):
     plot_loss_curves({"total": history}, ax=axs[1])
     axs[1].get_legend().remove()
     return fig
+
+
+def plot_best_latents(latents, sources, ax=None, n_shown=430):
+    """Each source (dashed) and its best-matching latent by |r| (solid), the latent rescaled to
+    the source's mean and spread (and flipped if r < 0), over the first `n_shown` samples.
+    latents: (n_samples, n_latents); sources: (n_samples, n_sources)."""
+    ax = _new_axes(ax, (6, 3))
+    latents, sources = np.asarray(latents), np.asarray(sources)
+    matches = match_latents(latents, sources)
+    r = corr(latents, sources)
+    for i, j in enumerate(matches.latent):
+        source, latent = sources[:, i], latents[:, j]
+        spread = latent.std() if latent.std() > 0 else 1.0
+        rescaled = source.mean() + np.sign(r[j, i]) * (latent - latent.mean()) / spread * source.std()
+        ax.plot(source[:n_shown], "--", color=f"C{i}", linewidth=1, label=f"source {i + 1}")
+        ax.plot(rescaled[:n_shown], color=f"C{i}", label=f"latent {j} (|r| = {matches.abs_r[i]:.2f})")
+    ax.set(xlabel="Sample index", ylabel="Value", title="Best latent per source, rescaled")
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    return ax.figure
 
 
 def _matrix_image(ax, matrix, label, vmin=-1, vmax=1, cmap="RdBu_r"):

@@ -14,7 +14,14 @@ import torch.nn.functional as F
 from sae_helpers.baselines import ica_dictionary, random_dictionary, recovery, sae_dictionary
 from sae_helpers.data import LECTURE_MIXING, make_lecture_data, make_sparse_sources
 from sae_helpers.model import SAEBatch, SparseAutoencoder
-from sae_helpers.plots import plot_losses, plot_method_comparison, plot_mixing_overview, plot_recovery
+from sae_helpers.plots import (
+    plot_best_latents,
+    plot_loss_components,
+    plot_loss_curves,
+    plot_method_comparison,
+    plot_mixing_overview,
+    plot_recovery,
+)
 from sae_helpers.train import train_sae
 
 
@@ -53,17 +60,24 @@ def mixing_explorer():
     )
 
 
-def training_explorer(data, n_epochs=600, seed=0):
-    """Retrain the lecture's SAE on `data` (n_samples, n_features) with another sparsity weight,
-    number of latents or penalty; redraws the loss figure. `.result` is the run's History.
+def training_explorer(mixed, n_epochs=600, seed=0):
+    """Retrain the lecture's SAE on `mixed` (a MixedSources) with another sparsity weight,
+    number of latents or penalty; redraws the loss components, the total loss and the best
+    latent per source. `.result` is the run's History.
     """
 
     def retrain(sparsity_weight, hidden_dim, penalty):
         torch.manual_seed(seed)
-        model = SparseAutoencoder(data.shape[1], hidden_dim, sparsity_weight=sparsity_weight)
-        history = train_sae(model, data, n_epochs=n_epochs, penalty=penalty, seed=seed,
+        model = SparseAutoencoder(mixed.data.shape[1], hidden_dim, sparsity_weight=sparsity_weight)
+        history = train_sae(model, mixed.data, n_epochs=n_epochs, penalty=penalty, seed=seed,
                             progress=False)
-        plot_losses(history)
+        with torch.no_grad():
+            latents = model.encode(torch.tensor(mixed.data, dtype=torch.float32)).numpy()
+        fig, axs = plt.subplots(1, 3, figsize=(16, 3.5), layout="constrained")
+        plot_loss_components(history, ax=axs[0])
+        plot_loss_curves({"total": history}, ax=axs[1])
+        axs[1].get_legend().remove()
+        plot_best_latents(latents, mixed.sources, ax=axs[2])
         return history
 
     return _explorer(

@@ -5,6 +5,7 @@ import pytest
 from sae_helpers.data import make_lecture_data, make_sparse_sources
 from sae_helpers.metrics import mcc, mmcs
 from sae_helpers.plots import (
+    plot_best_latents,
     plot_direction_cosines,
     plot_distributions,
     plot_directions_2d,
@@ -56,6 +57,19 @@ def test_loss_curves_plot_and_name_the_requested_quantity(which, label):
         np.testing.assert_array_equal(line.get_ydata(), getattr(history, which)[::10])
     assert [line.get_label() for line in ax.lines] == ["run", "other"]
     assert (ax.get_ylabel(), ax.get_title()) == (label, f"{label} per epoch")
+
+
+def test_best_latents_are_drawn_rescaled_over_their_sources():
+    # latent 1 is source 1 upside down and scaled; latent 0 follows source 2 through noise
+    noise = np.random.default_rng(0).normal(size=300)
+    latents = np.column_stack([MIXED.sources[:, 1] + noise, -3 * MIXED.sources[:, 0], noise])
+    ax = plot_best_latents(latents, MIXED.sources, n_shown=100).axes[0]
+    source_1, latent_1, source_2, latent_2 = ax.lines
+    np.testing.assert_array_equal(source_1.get_ydata(), MIXED.sources[:100, 0])
+    np.testing.assert_allclose(latent_1.get_ydata(), MIXED.sources[:100, 0], atol=1e-9)  # flipped, rescaled
+    np.testing.assert_array_equal(source_2.get_ydata(), MIXED.sources[:100, 1])
+    r = abs(np.corrcoef(latents[:, 0], MIXED.sources[:, 1])[0, 1])
+    assert (latent_1.get_label(), latent_2.get_label()) == ("latent 1 (|r| = 1.00)", f"latent 0 (|r| = {r:.2f})")
 
 
 def test_method_comparison_draws_each_metric_of_each_method():

@@ -27,7 +27,7 @@ def test_mixing_explorer_sliders_do_not_redraw_while_dragging():
 
 @pytest.fixture(scope="module")
 def explorer():
-    return training_explorer(make_lecture_data(n_samples=200).data, n_epochs=5)
+    return training_explorer(make_lecture_data(n_samples=200), n_epochs=5)
 
 
 def direct_run(hidden_dim=20, sparsity_weight=1.0, penalty="l1"):
