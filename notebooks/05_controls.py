@@ -89,9 +89,14 @@ print(f"final MSE of seed 0: {history.mse[-1, 0]:.4f}")
 # for one dictionary; each is defined in one formula in `sae_helpers.metrics`.
 
 # %%
-def scores(model, n, mixed=lecture):
-    """mixing_recovery of the first n instances of `model`."""
-    return [mixing_recovery(mixed, sae_dictionary(model, mixed.data, i)) for i in range(n)]
+def dictionaries(model, instances):
+    """The given instances of an SAEBatch as Dictionaries, on the lecture's data."""
+    return [sae_dictionary(model, lecture.data, i) for i in instances]
+
+
+def scores(dicts, mixed=lecture):
+    """mixing_recovery of each dictionary against the sources of `mixed`."""
+    return [mixing_recovery(mixed, dictionary) for dictionary in dicts]
 
 
 def collect(rows, key):
@@ -99,7 +104,8 @@ def collect(rows, key):
     return np.array([row[key] for row in rows])
 
 
-trained_rows, untrained_rows = scores(trained, 16), scores(untrained, 100)
+trained_dicts, untrained_dicts = dictionaries(trained, range(16)), dictionaries(untrained, range(100))
+trained_rows, untrained_rows = scores(trained_dicts), scores(untrained_dicts)
 
 # %% [markdown]
 # ## The lecture's statistic under controls
@@ -111,7 +117,7 @@ trained_rows, untrained_rows = scores(trained, 16), scores(untrained, 100)
 # %%
 shuffle = np.random.default_rng(0).permutation(len(lecture.data))
 shuffled = dataclasses.replace(lecture, sources=lecture.sources[shuffle])
-null_rows = [mixing_recovery(shuffled, sae_dictionary(trained, lecture.data, i)) for i in range(16)]
+null_rows = scores(trained_dicts, shuffled)
 
 best = {"trained": collect(trained_rows, "best_r"), "untrained": collect(untrained_rows, "best_r"),
         "shuffled null": collect(null_rows, "best_r")}
@@ -171,17 +177,13 @@ assert ((change < -0.005).sum(axis=0) >= 2).all(), "for some seeds training lowe
 # largest. Here the two rules agree for every SAE:
 
 # %%
-def same_latents(model, n):
-    """How many of the first n instances match both sources to the same latents either way."""
-    agree = 0
-    for i in range(n):
-        dictionary = sae_dictionary(model, lecture.data, i)
-        greedy = mixing_recovery(lecture, dictionary)["best_r"]
-        agree += np.array_equal(greedy, mixing_recovery(lecture, dictionary, one_to_one=True)["best_r"])
-    return agree
+def same_latents(dicts):
+    """How many of the dictionaries match both sources to the same latents under either rule."""
+    return sum(np.array_equal(match_latents(d.codes, lecture.sources).latent,
+                              match_latents(d.codes, lecture.sources, one_to_one=True).latent) for d in dicts)
 
 
-print(f"trained: {same_latents(trained, 16)}/16, untrained: {same_latents(untrained, 100)}/100")
+print(f"trained: {same_latents(trained_dicts)}/16, untrained: {same_latents(untrained_dicts)}/100")
 
 # %% [markdown]
 # **Selectivity** asks whether a matched latent follows its own source *only*: its |r| with its
@@ -248,16 +250,13 @@ for name, rows in [("trained", trained_rows), ("untrained", untrained_rows)]:
 # often is the best latent for a source (the lecture's statistic) a dead one?
 
 # %%
-def dead_best_matches(model, n):
-    """How many (SAE, source) pairs of the first n instances have a dead latent as best match."""
-    count = 0
-    for i in range(n):
-        codes = sae_dictionary(model, lecture.data, i).codes
-        count += (active_fraction(codes)[match_latents(codes, lecture.sources).latent] == 0).sum()
-    return int(count)
+def dead_best_matches(dicts):
+    """How many (dictionary, source) pairs have a dead latent as the source's best match."""
+    return int(sum((active_fraction(d.codes)[match_latents(d.codes, lecture.sources).latent] == 0).sum()
+                   for d in dicts))
 
 
-dead_best = {"trained": dead_best_matches(trained, 16), "untrained": dead_best_matches(untrained, 100)}
+dead_best = {"trained": dead_best_matches(trained_dicts), "untrained": dead_best_matches(untrained_dicts)}
 print(f"best match is a dead latent: {dead_best['trained']} of 32 trained, "
       f"{dead_best['untrained']} of 200 untrained (SAE, source) pairs")
 assert dead_best["trained"] > 0 and dead_best["untrained"] > 0
@@ -272,7 +271,7 @@ assert dead_best["trained"] > 0 and dead_best["untrained"] > 0
 # on almost always, a few never, the rest part of the time.
 
 # %%
-print(" ".join(f"{f:.2f}" for f in np.sort(active_fraction(sae_dictionary(trained, lecture.data, 0).codes))[::-1]))
+print(" ".join(f"{f:.2f}" for f in np.sort(active_fraction(trained_dicts[0].codes))[::-1]))
 
 # %% [markdown]
 # This section's two claims, pinned: training fixes the reconstruction, and it does not make the
@@ -358,7 +357,7 @@ assert (mixing_recovery(lecture, baselines["PCA"][0])["best_r"] < 0.9).all()
 # most (largest |r|), leaving out the dead ones, and add up each group, each latent signed by its r.
 
 # %%
-seed0 = sae_dictionary(trained, lecture.data, 0)
+seed0 = trained_dicts[0]
 r = corr(seed0.codes, lecture.sources)
 owner = np.abs(r).argmax(axis=1)
 for source in range(2):
@@ -417,9 +416,9 @@ gelu3 = SAEBatch(2, 20, seeds=range(6), sparsity_weight=3.0).double()
 train_sae(gelu3, lecture.data, n_epochs=600, lr=0.0007, penalty="l1", progress=False)
 settings = {
     "GELU, weight 1": trained_rows[:6],
-    "GELU, weight 3": scores(gelu3, 6),
-    "ReLU, weight 1": scores(variants, 6),
-    "ReLU, weight 3": [mixing_recovery(lecture, sae_dictionary(variants, lecture.data, i)) for i in range(6, 12)],
+    "GELU, weight 3": scores(dictionaries(gelu3, range(6))),
+    "ReLU, weight 1": scores(dictionaries(variants, range(6))),
+    "ReLU, weight 3": scores(dictionaries(variants, range(6, 12))),
 }
 print(f"{'':16}{'best |r|':>14}{'alignment':>14}{'active':>8}{'FVU':>7}")
 summary = {}
