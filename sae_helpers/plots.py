@@ -64,8 +64,8 @@ def plot_mixing_overview(sources, data):
 
 def plot_loss_components(history, ax=None, every=20):
     """MSE and penalty of one run, each divided by its first epoch's value, on one log axis,
-    every `every` epochs: their scales differ, and relative change shows a hundredfold fall and
-    a 20 % wiggle at their true sizes. A penalty that is 0 at the start (none) is left out."""
+    every `every` epochs: their scales differ, and relative change shows a large fall and a
+    small wiggle at their true sizes. A penalty that is 0 at the start (none) is left out."""
     ax = _new_axes(ax, (6, 3.5))
     epochs = np.arange(0, len(history.mse), every)
     for values, label, marker in [(history.mse, "MSE", "s-"), (history.penalty_loss, PENALTY_LABELS[history.penalty], "o-")]:
