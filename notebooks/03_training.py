@@ -15,6 +15,7 @@
 #
 # - train the SAE of notebook 02 on the mixed data with the lecture's loop (Adam, 600 epochs);
 # - watch both parts of the loss, reconstruction error and sparsity penalty, trade off;
+# - find the L1 penalty's loophole (rescaling) and two ways to close it;
 # - check the trained model against an untrained one;
 # - swap the L1 penalty for the decorrelation penalty and compare what each does;
 # - retrain with other settings in an explorer.
@@ -48,7 +49,7 @@ from tqdm.auto import trange
 from sae_helpers import SparseAutoencoder, train_sae
 from sae_helpers.data import make_lecture_data
 from sae_helpers.metrics import active_fraction, corr, fvu
-from sae_helpers.model import SAEBatch
+from sae_helpers.model import SAEBatch, decoder_norm_l1_penalty
 from sae_helpers.plots import plot_loss_curves, plot_losses
 from sae_helpers.widgets import training_explorer
 
@@ -219,6 +220,93 @@ with torch.no_grad():
 assert growth > 1.5 and fewer_active <= 0
 
 # %% [markdown]
+# ## A longer run, and two ways to close the loophole
+#
+# The lecture stops after 600 epochs. What if training goes on? Below, the same start (seed 0)
+# trains for 3000 epochs three times:
+#
+# - **plain L1**, the lecture's penalty;
+# - **unit-norm columns**: the decoder divides each of its columns by its length in every
+#   forward pass, so a column cannot grow. This is a new model, written here as a subclass;
+#   `train_sae` trains it as it trains any model, through its own `decode`;
+# - **decoder-norm L1** (`penalty="decoder_norm_l1"`, notebook 06 uses it): each |latent| times
+#   its column's length, summed over the latents. A sum over 20 latents where the lecture
+#   takes a mean, it is about 20 times the lecture's L1 at the same weight, so its weight here
+#   is 0.05.
+#
+# To compare them we need a measure that rescaling cannot change: the **scale-free cost**
+# Σⱼ |latentⱼ| · ‖columnⱼ‖, averaged over samples (how far the latents move the reconstruction,
+# which is exactly the decoder-norm L1 penalty without its weight). Halve a latent and double
+# its column, and the cost stays the same while the plain L1 halves.
+#
+# All three train in float64: over 3000 full-batch epochs, the rounding differences of float32
+# between CPUs grow into differences in the printed digits (notebook 05 shows this).
+
+# %%
+class UnitNormSAE(SparseAutoencoder):
+    """The lecture's SAE, with each decoder column divided by its length in the forward pass."""
+
+    @property
+    def decoder_directions(self):  # (hidden_dim, input_dim), rows of length 1
+        columns = self.decoder.weight  # (input_dim, hidden_dim)
+        return (columns / columns.norm(dim=0)).T
+
+    def decode(self, latents):
+        return latents @ self.decoder_directions + self.decoder.bias
+
+
+X64 = X.double()
+long_runs = {"plain L1": (SparseAutoencoder, "l1", 1.0),
+             "unit-norm columns": (UnitNormSAE, "l1", 1.0),
+             "decoder-norm L1": (SparseAutoencoder, "decoder_norm_l1", 0.05)}
+
+
+def describe(sae, x):
+    """Mean column length, mean |latent|, scale-free cost, FVU and active latents per sample."""
+    with torch.no_grad():
+        x_recon, f = sae(x)
+        directions = sae.decoder_directions
+        return (directions.norm(dim=1).mean().item(), f.abs().mean().item(),
+                decoder_norm_l1_penalty(f, directions).item(), fvu(x, x_recon),
+                active_fraction(f).sum())
+
+
+described = {"untrained (seed 0)": describe(untrained, X),
+             "plain L1, 600 epochs (above)": describe(model, X)}
+for name, (model_class, penalty, weight) in long_runs.items():
+    torch.manual_seed(0)
+    long_model = model_class(2, num_latents, sparsity_weight=weight).double()
+    train_sae(long_model, X64, n_epochs=3000, lr=lr, penalty=penalty, progress=False)
+    described[f"{name}, 3000 epochs"] = describe(long_model, X64)
+
+print(f"{'':36} column length   mean |latent|   scale-free cost    FVU   active per sample")
+for name, (length, size, cost, fvu_value, active) in described.items():
+    print(f"{name:36} {length:13.2f}   {size:13.3f}   {cost:15.2f}   {fvu_value:.3f}   {active:17.1f}")
+
+# %% [markdown]
+# With the plain L1, training from epoch 600 to 3000 cuts the penalty, the mean |latent|,
+# almost fourfold (0.311 to 0.085) while the scale-free cost falls by about a tenth (2.26 to
+# 2.01): most of what the penalty reports as sparsity is rescaling, as the columns grow to
+# about twice their length again. The plain L1 also loses strength as it goes: Σ|latentⱼ| =
+# Σ (|latentⱼ| ‖columnⱼ‖) / ‖columnⱼ‖, so with columns 3.4 times their starting length the
+# same weight charges each unit of scale-free cost 3.4 times less.
+#
+# With either fix there is nothing to gain by rescaling. Unit-norm columns make the penalty the
+# scale-free cost divided by 20; under the decoder-norm L1 the columns grow far less (0.18 to
+# 0.25, against 0.61 with the plain L1). All three reconstruct well after 3000 epochs (FVU
+# below 0.003). Their active counts are not comparable across rows: the three weights do not
+# buy the same sparsity. One seed here; for seeds 1 and 2 too, the plain L1 falls over threefold
+# from epoch 600 to 3000 and the scale-free cost by less than a fifth (`tests/test_train.py`).
+
+# %%
+_, size_600, cost_600, _, _ = described["plain L1, 600 epochs (above)"]
+length_3000, size_3000, cost_3000, _, _ = described["plain L1, 3000 epochs"]
+length_0 = described["untrained (seed 0)"][0]
+assert size_600 / size_3000 > 3 and cost_600 / cost_3000 < 1.2, "the L1 falls by rescaling"
+assert described["decoder-norm L1, 3000 epochs"][0] - length_0 < 0.25 * (length_3000 - length_0)
+assert all(row[3] < 0.003 for name, row in described.items() if "3000" in name)
+
+# %% [markdown]
 # ## The decorrelation penalty
 #
 # The lecture's model has a second penalty that it keeps "for the next demo": the summed squared
@@ -348,6 +436,9 @@ training_explorer(lecture, n_epochs=n_epochs)
 #   4% of the variance unexplained; the same model untrained does worse than predicting the mean.
 # - `sae_helpers.train_sae` is the loop of this notebook: the same losses, bit for bit.
 # - `loss.backward()` is the chain rule; written out by hand it gives the same gradients.
+# - The plain L1 penalty can be lowered by rescaling: latents shrink, decoder columns grow. Over
+#   3000 epochs it falls almost fourfold while the scale-free cost falls by about a tenth.
+#   Unit-norm decoder columns or the decoder-norm L1 close that loophole.
 # - The decorrelation penalty costs reconstruction and shrinks the latents, for every one of 5
 #   seeds: covariances fall by more than half, correlations by about a tenth (median).
 # - The sparsity weight trades reconstruction against latent size.

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from sae_helpers import SparseAutoencoder, train_sae
 from sae_helpers.data import make_lecture_data
-from sae_helpers.model import SAEBatch, TopK
+from sae_helpers.model import SAEBatch, TopK, decoder_norm_l1_penalty, l1_penalty
 from sae_helpers.train import pick_device
 
 DATA = make_lecture_data().data
@@ -152,6 +152,22 @@ def test_training_improves_reconstruction_of_the_lecture_data():
     fvu = ((model(x).x_recon.detach().numpy() - DATA) ** 2).sum() / ((DATA - DATA.mean(0)) ** 2).sum()
     assert history.mse[-1] < history.mse[0] / 50
     assert fvu < 0.05, "after the lecture's 600 epochs the SAE should explain > 95% of the variance"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_plain_l1_falls_mostly_by_rescaling_over_a_long_run(seed):
+    # notebook 03 shows it for seed 0: from epoch 600 to 3000 the mean |latent| falls over
+    # 3-fold while the scale-free cost (decoder-norm L1) falls by less than a fifth
+    x = torch.tensor(DATA, dtype=torch.float64)
+    sizes, costs = [], []
+    for n_epochs in (600, 3000):
+        model = fresh_model(seed).double()
+        train_sae(model, x, n_epochs=n_epochs, progress=False)
+        with torch.no_grad():
+            latents = model.encode(x)
+            sizes.append(l1_penalty(latents).item())
+            costs.append(decoder_norm_l1_penalty(latents, model.decoder_directions).item())
+    assert sizes[0] / sizes[1] > 3 and costs[0] / costs[1] < 1.25
 
 
 def test_minibatch_order_is_fixed_by_the_seed():
