@@ -31,7 +31,12 @@ from sae_helpers.baselines import recovery, sae_dictionary  # noqa: E402
 from sae_helpers.data import make_lecture_data, make_sparse_sources  # noqa: E402
 from sae_helpers.metrics import mcc  # noqa: E402
 from sae_helpers.model import SAEBatch, TopK  # noqa: E402
-from sae_helpers.widgets import mixing_explorer, superposition_explorer, training_explorer  # noqa: E402
+from sae_helpers.widgets import (  # noqa: E402
+    mixing_explorer,
+    superposition_explorer,
+    toy_model_explorer,
+    training_explorer,
+)
 from tools import nbtools  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,12 +135,13 @@ def bench_explorers(quick):
     repeat = 1 if quick else 3
     with contextlib.redirect_stdout(io.StringIO()):  # the first draw also clears its output
         explorers = [training_explorer(make_lecture_data(), n_epochs=20 if quick else 600), mixing_explorer(),
-                     superposition_explorer(n_epochs=3 if quick else 60)]
+                     superposition_explorer(n_epochs=3 if quick else 60), toy_model_explorer(n_steps=20 if quick else 1500)]
     plt.close("all")
-    training, mixing, superposition = (explorer.children for explorer in explorers)
+    training, mixing, superposition, toy = (explorer.children for explorer in explorers)
     yield "explorer: retrain + redraw (lecture toy)", redraw_latency(training[0], [0.5, 2.0], repeat), "s"
     yield "explorer: mixing redraw", redraw_latency(mixing[1], [0.2, 0.6], repeat), "s"
     yield "explorer: retrain + redraw (superposition)", redraw_latency(superposition[0], [0.02, 0.05], repeat), "s"
+    yield "explorer: retrain + redraw (toy model)", redraw_latency(toy[0], [0.1, 0.01], repeat), "s"
 
 
 def train_topk(sources, n_steps, batch_size=1024, k=3, width_per_source=2):

@@ -143,9 +143,14 @@ def mcc(true_directions, learned_directions):
     return match_directions(true_directions, learned_directions)[1].mean()
 
 
+def best_cosines(true_directions, learned_directions):
+    """(n_sources,) the best |cos| of each true direction with any learned direction."""
+    return abs_cosines(true_directions, learned_directions).max(axis=1)
+
+
 def mmcs(true_directions, learned_directions):
     """Mean over true directions of the best |cos| with any learned direction."""
-    return abs_cosines(true_directions, learned_directions).max(axis=1).mean()
+    return best_cosines(true_directions, learned_directions).mean()
 
 
 def l0(codes):

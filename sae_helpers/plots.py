@@ -227,3 +227,61 @@ def plot_tradeoff(l0_values, fvu_values, labels, ax=None, true_l0=None):
     ax.set(xlabel="L0 (active latents per sample)", ylabel="FVU", title="Reconstruction vs sparsity")
     ax.legend()
     return ax.figure
+
+
+def plot_feature_geometry(W, ax=None, title="Feature directions"):
+    """A toy model with 2 hidden dimensions: each feature's column of W (2, n_features) as an
+    arrow from the origin, labelled with the feature's index (0: the most important)."""
+    ax = _new_axes(ax, (3.5, 3.5))
+    W = np.asarray(W)
+    reach = max(np.linalg.norm(W, axis=0).max(), 1e-3) * 1.25
+    for i, (dx, dy) in enumerate(W.T):
+        ax.annotate("", xy=(dx, dy), xytext=(0, 0),
+                    arrowprops={"arrowstyle": "->", "color": f"C{i % 10}", "linewidth": 2})
+        ax.text(dx * 1.12, dy * 1.12, str(i), color=f"C{i % 10}", ha="center", va="center")
+    ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", title=title,
+           xlabel="Hidden dimension 1", ylabel="Hidden dimension 2")
+    return ax.figure
+
+
+def plot_feature_norms(norms, superposition, ax=None, title="Feature norms"):
+    """Each feature's column length (n_features,) as a horizontal bar, feature 0 at the top,
+    coloured by its superposition (n_features,): dark for a dimension of its own, yellow for
+    a direction shared with other features (Elhage et al.'s figure)."""
+    ax = _new_axes(ax, (3, 4))
+    norms, superposition = np.asarray(norms), np.asarray(superposition)
+    colours = plt.get_cmap("viridis")(np.clip(superposition, 0, 1))
+    ax.barh(np.arange(len(norms)), norms, color=colours)
+    ax.axvline(0.5, color="0.5", linestyle=":", linewidth=1)
+    if not ax.yaxis_inverted():  # axes sharing y are inverted together, once
+        ax.invert_yaxis()
+    ax.set(xlim=(0, max(1.3, norms.max() * 1.05)), xlabel="‖Wᵢ‖", ylabel="Feature (most important first)",
+           title=title)
+    return ax.figure
+
+
+def plot_interference(W, ax=None, title="WᵀW"):
+    """WᵀW (n_features, n_features) of a toy model's W (n_hidden, n_features): squared column
+    lengths on the diagonal, the interference between two features off it."""
+    ax = _new_axes(ax, (4, 3.5))
+    W = np.asarray(W)
+    _matrix_image(ax, W.T @ W, "Wᵢ · Wⱼ")
+    ax.set(xlabel="Feature j", ylabel="Feature i", title=title)
+    return ax.figure
+
+
+def plot_feature_recovery(cosines, represented, chance=None, ax=None, title="Recovery per feature"):
+    """Each method's best |cos| per feature ({label: (n_features,)}), features in order of
+    importance; dropped features (`represented` False) shaded; `chance`, if given, dashed."""
+    ax = _new_axes(ax, (8, 3.5))
+    represented = np.asarray(represented, dtype=bool)
+    for i in np.flatnonzero(~represented):
+        ax.axvspan(i - 0.5, i + 0.5, color="0.88", linewidth=0)
+    for (label, values), marker in zip(cosines.items(), MARKERS * len(cosines)):
+        ax.plot(np.arange(len(values)), values, marker, linestyle="", markersize=5, label=label)
+    if chance is not None:
+        ax.axhline(chance, color="0.4", linestyle="--", label="chance (median)")
+    ax.set(ylim=(0, 1.05), xlabel="Feature (most important first; shaded: dropped by the toy model)",
+           ylabel="Best |cos|", title=title)
+    ax.legend(fontsize="small", loc="lower left", ncols=len(cosines) + 1)
+    return ax.figure

@@ -8,20 +8,25 @@ and 8.
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from sae_helpers.baselines import ica_dictionary, random_dictionary, recovery, sae_dictionary
 from sae_helpers.data import LECTURE_MIXING, make_lecture_data, make_sparse_sources
 from sae_helpers.model import SAEBatch, SparseAutoencoder
+from sae_helpers.metrics import best_cosines
 from sae_helpers.plots import (
     plot_best_latents,
+    plot_feature_norms,
+    plot_feature_recovery,
     plot_loss_components,
     plot_loss_curves,
     plot_method_comparison,
     plot_mixing_overview,
     plot_recovery,
 )
+from sae_helpers.toy_model import ToyModel, feature_superposition, train_toy_model
 from sae_helpers.train import train_sae
 
 
@@ -128,4 +133,45 @@ def superposition_explorer(n_samples=10_000, n_epochs=60, seed=0):
         d=widgets.IntSlider(value=8, min=2, max=24, step=2, description="d", continuous_update=False),
         sparsity_weight=widgets.FloatLogSlider(value=0.03, base=10, min=-3, max=-0.5, step=0.25,
                                                description="L1 weight", continuous_update=False),
+    )
+
+
+def toy_model_recovery(p=0.03, importance_decay=0.95, n_features=40, n_hidden=10, n_steps=1500,
+                       n_samples=10_000, seed=0):
+    """Train one toy model (importance = importance_decay ** i), then a ReLU SAE with 2 latents
+    per feature (L1 x decoder norm) on its hidden layer; draw the feature norms and each
+    feature's best |cos| with the SAE, against a random dictionary of the same size. Returns
+    {"represented": (n_features,) bool, "best_cos": (n_features,) SAE, "chance": (n_features,) random}.
+    The toy model explorer's body."""
+    toy = ToyModel(n_features, n_hidden, [p], importance_decay ** np.arange(n_features), seed=seed)
+    train_toy_model(toy, n_steps=n_steps, lr=3e-3, seed=seed, progress=False)
+    hidden = toy.sources(0, n_samples, seed=seed + 1)
+    sae = SAEBatch(n_hidden, 2 * n_features, seeds=[seed], sparsity_weight=0.03, activation=F.relu)
+    train_sae(sae, hidden.data, n_epochs=30, lr=1e-2, penalty="decoder_norm_l1", batch_size=1024,
+              seed=seed, progress=False)
+    represented = toy.represented()[0].numpy()
+    result = {"represented": represented,
+              "best_cos": best_cosines(hidden.directions, sae_dictionary(sae, hidden.data).directions),
+              "chance": best_cosines(hidden.directions,
+                                     random_dictionary(hidden.data, 2 * n_features, seed=seed).directions)}
+    fig, axs = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained", width_ratios=[1, 2.5])
+    plot_feature_norms(toy.feature_norms()[0], feature_superposition(toy.W.detach())[0], ax=axs[0],
+                       title=f"{represented.sum()} of {n_features} represented")
+    plot_feature_recovery({"ReLU SAE": result["best_cos"], "random dictionary": result["chance"]},
+                          represented, ax=axs[1])
+    return result
+
+
+def toy_model_explorer(n_steps=1500, seed=0):
+    """Sliders for the feature probability p and the importance decay of `toy_model_recovery`.
+    `.result` is its return value."""
+
+    def retrain(p, importance_decay):
+        return toy_model_recovery(p, importance_decay, n_steps=n_steps, seed=seed)
+
+    return _explorer(
+        retrain,
+        p=widgets.FloatLogSlider(value=0.03, base=10, min=-2.5, max=0, step=0.125, description="p",
+                                 continuous_update=False),
+        importance_decay=_slider(0.95, 0.8, 1.0, 0.01, "decay"),
     )

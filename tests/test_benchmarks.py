@@ -20,6 +20,7 @@ EXPECTED = [
     "explorer: retrain + redraw (lecture toy)",
     "explorer: mixing redraw",
     "explorer: retrain + redraw (superposition)",
+    "explorer: retrain + redraw (toy model)",
     "superposition TopK 32 -> 128: throughput",
     "superposition TopK 64 -> 256: throughput",
     "TopK 32 -> 128, project: throughput",

@@ -9,6 +9,7 @@ from sae_helpers.metrics import (
     abs_corr,
     abs_cosines,
     active_fraction,
+    best_cosines,
     corr,
     dead_latents,
     fvu,
@@ -126,6 +127,15 @@ def test_mcc_known_answers():
     assert mcc(true, true[:4]) == pytest.approx(4 / 16)
     # a random dictionary scores far below 1 (chance level for 16 directions in 8 dimensions)
     assert mcc(true, rng.normal(size=(32, 8))) < 0.8
+
+
+def test_best_cosines_known_answers():
+    true = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    learned = np.array([[0.0, -5.0], [0.0, 0.0], [3.0, 0.1]])
+    # |cos| with any learned direction, sign and length ignored; the zero direction scores 0
+    expected = [3 / np.hypot(3, 0.1), 1.0, max(5 / (5 * 2**0.5), 3.1 / (np.hypot(3, 0.1) * 2**0.5))]
+    np.testing.assert_allclose(best_cosines(true, learned), expected)
+    assert mmcs(true, learned) == pytest.approx(np.mean(expected))
 
 
 def test_match_directions_marks_unmatched_sources():

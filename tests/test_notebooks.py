@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.nbtools import read_source
+from tools.nbtools import execute, exercises, read_source, solved
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
@@ -127,3 +127,43 @@ def test_every_code_cell_is_introduced_by_markdown(source):
     for before, cell in zip(cells, cells[1:]):
         if cell.cell_type == "code":
             assert before.cell_type == "markdown", f"say what this cell does first:\n{cell.source[:200]}"
+
+
+def exercise_cells(nb):
+    """[(stub cell, its check cell, solution code)] of a notebook."""
+    found = []
+    for i, solution in exercises(nb):
+        check_cell = next(c for c in nb.cells[i + 1:] if c.cell_type == "code")
+        found.append((nb.cells[i], check_cell, solution))
+    return found
+
+
+WITH_EXERCISES = [source for source in SOURCES if exercises(read_source(source))]
+with_exercises = pytest.mark.parametrize("source", WITH_EXERCISES, ids=lambda p: p.stem)
+
+
+@with_exercises
+def test_each_exercise_is_a_stub_a_check_a_hint_and_a_solution(source):
+    nb = read_source(source)
+    for stub, check_cell, solution in exercise_cells(nb):
+        name = re.match(r"def (\w+)\(", stub.source).group(1)
+        assert solution.startswith(f"def {name}("), f"the solution must define {name}"
+        assert re.fullmatch(rf"\w+ = check\({name}, [A-Z_]+\)", check_cell.source), check_cell.source
+        after = nb.cells[nb.cells.index(check_cell) + 1]
+        assert "<summary>Hint</summary>" in after.source and "<summary>Solution</summary>" in after.source
+
+
+@with_exercises
+def test_stored_notebook_shows_every_exercise_unsolved(source):
+    stored = twin(source)
+    for _, check_cell, _ in exercise_cells(read_source(source)):
+        cell = next(c for c in stored.cells if c.source == check_cell.source)
+        assert "not solved yet" in "".join(out.get("text", "") for out in cell.outputs)
+
+
+@with_exercises
+def test_notebook_runs_with_every_exercise_solved_and_each_check_passes(source):
+    nb = execute(solved(read_source(source)), source.parent)
+    for _, check_cell, _ in exercise_cells(read_source(source)):
+        cell = next(c for c in nb.cells if c.source == check_cell.source)
+        assert "".join(out.get("text", "") for out in cell.outputs).startswith("✔"), cell.source

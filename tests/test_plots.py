@@ -1,6 +1,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from matplotlib.text import Annotation
 
 from sae_helpers.data import make_lecture_data, make_sparse_sources
 from sae_helpers.metrics import mcc, mmcs
@@ -9,8 +10,12 @@ from sae_helpers.plots import (
     plot_direction_cosines,
     plot_distributions,
     plot_directions_2d,
+    plot_feature_geometry,
+    plot_feature_norms,
+    plot_feature_recovery,
     plot_heatmap,
     plot_histograms,
+    plot_interference,
     plot_latent_corr,
     plot_loss_components,
     plot_loss_curves,
@@ -150,3 +155,45 @@ def test_distributions_show_sorted_points_and_medians():
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), [1, 2, 3])
     medians = [c.get_segments()[0][0][1] for c in ax.collections]
     assert medians == [2.0, 5.0]
+
+
+def test_feature_geometry_draws_each_column_as_an_arrow_to_its_tip():
+    W = np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 0.5]])
+    ax = plot_feature_geometry(W).axes[0]
+    arrows = [t for t in ax.texts if isinstance(t, Annotation)]
+    labels = [t for t in ax.texts if not isinstance(t, Annotation)]
+    np.testing.assert_allclose([a.xy for a in arrows], W.T)
+    assert [t.get_text() for t in labels] == ["0", "1", "2"]
+    assert ax.get_xlim()[1] >= 1 and ax.get_ylim()[0] <= -1
+    plt.close("all")
+
+
+def test_feature_norms_are_bar_lengths_with_feature_0_on_top_even_on_shared_axes():
+    norms, superposition = np.array([1.0, 0.9, 0.1]), np.array([0.0, 2.0, 0.5])
+    fig, axs = plt.subplots(1, 2, sharey=True)
+    for ax in axs:
+        plot_feature_norms(norms, superposition, ax=ax)
+    for ax in axs:
+        np.testing.assert_allclose([bar.get_width() for bar in ax.patches], norms)
+        assert ax.yaxis_inverted()
+    colours = [bar.get_facecolor() for bar in axs[0].patches]
+    assert colours[0] != colours[1] and colours[1] == tuple(plt.get_cmap("viridis")(1.0))
+    plt.close("all")
+
+
+def test_interference_image_is_w_transpose_w():
+    W = np.array([[1.0, 0.5, 0.0], [0.0, 0.5, -1.0]])
+    ax = plot_interference(W).axes[0]
+    np.testing.assert_allclose(ax.images[0].get_array(), W.T @ W)
+    plt.close("all")
+
+
+def test_feature_recovery_draws_each_method_the_dropped_features_and_chance():
+    cosines = {"SAE": np.array([1.0, 0.9, 0.2]), "random": np.array([0.5, 0.6, 0.7])}
+    ax = plot_feature_recovery(cosines, represented=[True, True, False], chance=0.6).axes[0]
+    lines = {line.get_label(): line for line in ax.lines}
+    for label, values in cosines.items():
+        np.testing.assert_allclose(lines[label].get_ydata(), values)
+    np.testing.assert_allclose(lines["chance (median)"].get_ydata(), [0.6, 0.6])
+    assert len(ax.patches) == 1, "one shaded span: feature 2 was dropped"
+    plt.close("all")

@@ -1,3 +1,4 @@
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -5,7 +6,13 @@ import torch
 from sae_helpers import SparseAutoencoder, train_sae
 from sae_helpers.baselines import random_dictionary, recovery
 from sae_helpers.data import make_lecture_data, make_sparse_sources
-from sae_helpers.widgets import mixing_explorer, superposition_explorer, training_explorer
+from sae_helpers.widgets import (
+    mixing_explorer,
+    superposition_explorer,
+    toy_model_explorer,
+    toy_model_recovery,
+    training_explorer,
+)
 
 
 def control(explorer, description):
@@ -70,3 +77,29 @@ def test_superposition_explorer_follows_its_sliders():
     sources = make_sparse_sources(8, 4, 0.03, 2000, seed=0)
     chance = recovery(sources, random_dictionary(sources.data, 16, seed=0))
     assert explorer.result["random"] == chance, "chance is a random dictionary of 2 atoms per source"
+
+
+def test_toy_model_explorer_retrains_with_its_sliders():
+    explorer = toy_model_explorer(n_steps=50)
+    first = explorer.result
+    assert set(first) == {"represented", "best_cos", "chance"} and first["best_cos"].shape == (40,)
+    control(explorer, "decay").value = 1.0
+    assert explorer.result["represented"].sum() != first["represented"].sum()
+    direct = toy_model_recovery(0.03, 1.0, n_steps=50)
+    np.testing.assert_array_equal(explorer.result["best_cos"], direct["best_cos"])
+
+
+@pytest.mark.parametrize("p, decay, check", [
+    # the answers notebook 07 gives to its explorer tasks (seed 0, the explorer's settings)
+    (0.75, 0.95, lambda r, kept: kept.sum() == 10),
+    (0.5623, 0.95, lambda r, kept: kept.sum() == 12),
+    (0.3162, 0.95, lambda r, kept: kept.sum() == 20),
+    (0.1778, 0.95, lambda r, kept: kept.sum() == 20),
+    (1.0, 0.95, lambda r, kept: kept.sum() == 10 and r["best_cos"][kept].max() < 0.9
+     and np.median(r["best_cos"][kept]) < np.median(r["chance"][kept]) + 0.05),
+    (0.03, 1.0, lambda r, kept: kept.all() and r["best_cos"].min() > 0.95),
+])
+def test_toy_model_explorer_answers(p, decay, check):
+    result = toy_model_recovery(p, decay)
+    assert check(result, result["represented"])
+    plt.close("all")

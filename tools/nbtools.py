@@ -3,6 +3,11 @@
     python -m tools.nbtools sync  notebooks/NN_topic.py ...   rewrite + execute the .ipynb twins
     python -m tools.nbtools build notebooks/NN_topic.py ...   execute into build/, write HTML
     python -m tools.nbtools check notebooks/NN_topic.py ...   execute only (fails on an error)
+    python -m tools.nbtools solve notebooks/NN_topic.py ...   execute with every exercise solved
+
+An exercise is a code cell whose stub raises NotImplementedError, followed (after its check)
+by a markdown cell with a folded "Solution" block holding the worked solution in a python
+fence; `solved` puts each solution in place of its stub.
 
 The .py (jupytext percent format) is the source. `sync` reads it, executes it in a fresh
 kernel and writes the .ipynb beside it, so a stale .ipynb can never overwrite an edit
@@ -10,6 +15,7 @@ kernel and writes the .ipynb beside it, so a stale .ipynb can never overwrite an
 lines of random ids that change on every run and that nbval does not compare.
 """
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -28,6 +34,31 @@ def read_source(py_path):
     nb = jupytext.read(py_path)
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i}"
+    return nb
+
+
+STUB = "raise NotImplementedError"
+SOLUTION = re.compile(r"<summary>Solution</summary>\s*```python\n(.*?)```", re.DOTALL)
+
+
+def exercises(nb):
+    """[(index of the stub cell, its solution's code)] in notebook order."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and STUB in cell.source:
+            solution = next((m.group(1) for later in nb.cells[i + 1:] if later.cell_type == "markdown"
+                             for m in [SOLUTION.search(later.source)] if m), None)
+            if solution is None:
+                raise ValueError(f"the exercise in cell {i} has no Solution block after it")
+            found.append((i, solution.strip()))
+    return found
+
+
+def solved(nb):
+    """A copy of `nb` with each exercise's stub cell replaced by its solution."""
+    nb = nbformat.from_dict(nb)
+    for i, solution in exercises(nb):
+        nb.cells[i].source = solution
     return nb
 
 
@@ -60,8 +91,14 @@ def check(py_path):
     print(f"  ran without error in {time.perf_counter() - start:.1f} s", flush=True)
 
 
+def solve(py_path):
+    start = time.perf_counter()
+    execute(solved(read_source(py_path)), Path(py_path).parent)
+    print(f"  ran solved without error in {time.perf_counter() - start:.1f} s", flush=True)
+
+
 if __name__ == "__main__":
-    commands = {"sync": sync, "build": build, "check": check}
+    commands = {"sync": sync, "build": build, "check": check, "solve": solve}
     if len(sys.argv) < 3 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     for path in sys.argv[2:]:

@@ -1,0 +1,97 @@
+"""Every exercise: the reference passes its own check, each recorded mistake fails with the
+message that names it, an unsolved stub is reported as unsolved, and the check hands back the
+function the notebook should go on with."""
+
+import numpy as np
+import pytest
+import torch
+
+from sae_helpers import exercises
+from sae_helpers.exercises import Exercise, check
+
+EXERCISES = {name: value for name, value in vars(exercises).items() if isinstance(value, Exercise)}
+by_exercise = pytest.mark.parametrize("exercise", EXERCISES.values(), ids=EXERCISES.keys())
+MISTAKES = [(name, m) for name, e in EXERCISES.items() for m in e.mistakes]
+
+
+def as_attempt(function):
+    """`function` under the name a learner's would have."""
+    def attempt(*arguments):
+        return function(*arguments)
+    return attempt
+
+
+def test_there_are_exercises():
+    assert {"IMPORTANCE_WEIGHTED_MSE", "BEST_COSINES"} <= set(EXERCISES)
+
+
+@by_exercise
+def test_the_reference_passes_its_check(exercise, capsys):
+    attempt = as_attempt(exercise.reference)
+    assert check(attempt, exercise) is attempt
+    assert capsys.readouterr().out.startswith(f"✔ attempt is right on all {len(exercise.cases)} cases")
+
+
+@pytest.mark.parametrize("name, mistake", MISTAKES, ids=[f"{n}: {m.message[:40]}" for n, m in MISTAKES])
+def test_each_recorded_mistake_fails_with_its_message(name, mistake, capsys):
+    exercise = EXERCISES[name]
+    assert check(as_attempt(mistake.function), exercise) is exercise.reference
+    out = capsys.readouterr().out
+    assert out.startswith("✘ attempt is wrong on the case")
+    assert f"Likely mistake: {mistake.message}" in out
+    assert "The cells below use the reference" in out
+
+
+@by_exercise
+def test_each_mistake_is_wrong_on_some_case(exercise):
+    # a "mistake" that agrees with the reference everywhere would be named for a right answer
+    for mistake in exercise.mistakes:
+        with np.errstate(all="ignore"):
+            assert any(not exercises._gives(mistake.function, arguments, exercises._as_array(exercise.reference(*arguments)))
+                       for _, arguments in exercise.cases), mistake.message
+
+
+@by_exercise
+def test_an_unsolved_stub_is_reported_and_the_reference_used(exercise, capsys):
+    def stub(*arguments):
+        raise NotImplementedError
+
+    assert check(stub, exercise) is exercise.reference
+    out = capsys.readouterr().out
+    assert out == (f"stub: not solved yet. The cells below use the reference, "
+                   f"{exercise.reference.__module__}.{exercise.reference.__name__}.\n")
+
+
+@by_exercise
+def test_an_error_is_reported_with_the_case(exercise, capsys):
+    def broken(*arguments):
+        return arguments[0][100]
+
+    assert check(broken, exercise) is exercise.reference
+    out = capsys.readouterr().out
+    assert out.startswith(f"✘ broken raised IndexError on the case '{exercise.cases[0][0]}': ")
+
+
+def test_an_unrecorded_wrong_answer_gets_the_difference_without_a_guess(capsys):
+    def attempt(x, x_recon, importance):
+        return torch.zeros(x.shape[0])
+
+    check(attempt, exercises.IMPORTANCE_WEIGHTED_MSE)
+    out = capsys.readouterr().out
+    assert "it gives 0, expected" in out and "Likely mistake" not in out
+
+
+def test_a_wrong_shape_is_named(capsys):
+    check(as_attempt(lambda t, u: np.zeros(3)), exercises.BEST_COSINES)
+    assert "the result has shape (3,), expected (5,)" in capsys.readouterr().out
+
+
+def test_the_check_does_not_let_an_attempt_change_the_cases():
+    def attempt(x, x_recon, importance):
+        x.zero_()  # a learner's in-place edit
+        return exercises.IMPORTANCE_WEIGHTED_MSE.reference(x, x_recon, importance)
+
+    before = [a.clone() for a in exercises.IMPORTANCE_WEIGHTED_MSE.cases[0][1]]
+    check(attempt, exercises.IMPORTANCE_WEIGHTED_MSE)
+    for a, b in zip(before, exercises.IMPORTANCE_WEIGHTED_MSE.cases[0][1]):
+        assert torch.equal(a, b)
