@@ -18,7 +18,8 @@
 # - **mix** them with a matrix into the two variables we actually observe;
 # - see that mixing makes uncorrelated sources look correlated;
 # - check that the mixing can be undone when the matrix is known (the SAE will not know it);
-# - vary the mixing matrix with an explorer.
+# - write the correlation coefficient and the unmixing yourself (exercises with self-checks);
+# - vary the mixing matrix with an explorer, with two tasks to solve.
 
 # %% [markdown]
 # ## Setup
@@ -43,6 +44,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from sae_helpers.data import LECTURE_MIXING, lecture_sources, make_lecture_data
+from sae_helpers.exercises import PEARSON_R, UNMIX, check
 from sae_helpers.metrics import corr
 from sae_helpers.plots import plot_mixing_overview, plot_signals
 from sae_helpers.widgets import mixing_explorer
@@ -72,10 +74,50 @@ sources.shape
 assert np.array_equal(sources, lecture_sources(n_samples)[1])
 
 # %% [markdown]
+# ## Exercise 1: the correlation coefficient
+#
+# Every notebook measures how two signals move together with Pearson's r:
+#
+#     r = cov(a, b) / (std(a) · std(b)),   cov(a, b) = mean of (a − mean(a)) (b − mean(b))
+#
+# 1 when b rises exactly as a does, −1 when it falls exactly as a rises, 0 when neither.
+# Write it. In: two 1-D numpy arrays `a` and `b` of the same length. Out: r, one number.
+# Replace the `raise` line with your code and run the cell, then the check below it.
+
+# %%
+def pearson_r(a, b):
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# The check runs your function and the reference on three cases and names the mistake it
+# recognises. Until it passes, the cells below use the reference. Every exercise in these
+# notebooks works this way: skip one, and the notebook still runs.
+
+# %%
+r = check(pearson_r, PEARSON_R)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# Subtract each array's mean, average the product of the two centred arrays (the covariance),
+# then divide by `a.std() * b.std()` (numpy's std divides by n, as the mean does).
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def pearson_r(a, b):
+#     a_centred, b_centred = a - a.mean(), b - b.mean()
+#     return np.mean(a_centred * b_centred) / (a.std() * b.std())
+# ```
+# </details>
+
+# %% [markdown]
 # The two sources are uncorrelated: their correlation over the 3000 samples is essentially zero.
 
 # %%
-print(f"r(source 1, source 2) = {corr(sources[:, :1], sources[:, 1:])[0, 0]:.4f}")
+print(f"r(source 1, source 2) = {r(source1, source2):.4f}")
 
 # %% [markdown]
 # Uncorrelated is not independent, though. The square wave has 3 periods per period of the
@@ -133,14 +175,45 @@ plot_mixing_overview(sources, data)
 plt.show()
 
 # %% [markdown]
-# ## Unmixing with the answer key
+# ## Exercise 2: unmixing with the answer key
 #
-# This mixing matrix is invertible, so knowing it would undo the mixing exactly:
-# `sources = data @ inv(mixing)`. An SAE gets only `data`; the next notebooks ask how close it
-# comes to this answer without the key.
+# This mixing matrix is invertible, so knowing it would undo the mixing exactly. An SAE gets
+# only `data`; the next notebooks ask how close it comes to this answer without the key.
+#
+# Write `unmix`. In: `data` (n_samples, n_sources) and the square `mixing` matrix that made it
+# (`data = sources @ mixing`). Out: the sources, (n_samples, n_sources).
 
 # %%
-recovered = data @ np.linalg.inv(mixing)
+def unmix(data, mixing):
+    raise NotImplementedError  # your code here: one line
+
+
+# %% [markdown]
+# The check: the lecture's data, three sources, and a mixing matrix that is not symmetric.
+
+# %%
+unmixed = check(unmix, UNMIX)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# Multiply both sides of `data = sources @ mixing` from the right by the inverse of the mixing
+# matrix (`np.linalg.inv`).
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def unmix(data, mixing):
+#     return data @ np.linalg.inv(mixing)
+# ```
+# </details>
+
+# %% [markdown]
+# The unmixed data against the true sources:
+
+# %%
+recovered = unmixed(data, mixing)
 print(f"largest error of the exact unmixing: {np.abs(recovered - sources).max():.1e}")
 assert np.allclose(recovered, sources)
 
@@ -179,9 +252,22 @@ for name, matrix in settings.items():
     print(f"{name:>13}: condition number {np.linalg.cond(matrix):5.1f}")
 
 # %% [markdown]
-# Now try it yourself: each slider sets one entry of the mixing matrix and the figure is
-# redrawn when you release it. Find a matrix that makes the mixed variables anti-correlated,
-# and one that makes them identical (what happens to the inverse then?).
+# Now try it yourself: each slider sets one entry of the mixing matrix (a11 is row 1, column
+# 1) and the figure is redrawn when you release it. Tasks:
+#
+# 1. Make the mixed variables anti-correlated, with r below −0.5 (the top-right panel's title
+#    shows r).
+# 2. Make the two variables identical. What happens to the inverse then?
+#
+# <details><summary>Answers</summary>
+#
+# 1. Give the second column the opposite signs of the first, e.g. a11 = 1, a12 = −1, a21 = −0.6,
+#    a22 = 1: r ≈ −0.97. (Variable 1 = source 1 − 0.6 · source 2, variable 2 = −source 1 +
+#    source 2: whatever raises one lowers the other.)
+# 2. Make the two columns equal, e.g. a12 = a11 = 1 and a22 = a21 = 0.6: both variables are
+#    source 1 + 0.6 · source 2. The matrix is then singular (its determinant is 0) and has no
+#    inverse: one signal cannot be split back into two sources.
+# </details>
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -194,7 +280,7 @@ mixing_explorer()
 #   ground truth.
 # - Mixing them with `[[1, .4], [.6, 1]]` gives two observed variables that correlate at 0.83
 #   and that each follow both sources.
-# - With the mixing matrix in hand, unmixing is one matrix inverse; the SAE must find the
-#   sources without it.
+# - With the mixing matrix in hand, unmixing is one matrix inverse (you wrote it); the SAE must
+#   find the sources without it.
 #
 # Next: [02 · Defining the sparse autoencoder](02_defining_the_sae.ipynb).

@@ -16,7 +16,7 @@
 # - write the lecture's sparse autoencoder as a PyTorch module and read it line by line;
 # - build one with 20 latents for our 2 observed variables;
 # - push random ("bunk") input through it and explain every output shape;
-# - compute both of its penalties by hand;
+# - write its forward pass and both of its penalties yourself (exercises with self-checks);
 # - meet the same class in `sae_helpers`, which the later notebooks import.
 
 # %% [markdown]
@@ -43,6 +43,7 @@ import torch
 import torch.nn as nn
 
 import sae_helpers
+from sae_helpers.exercises import DECORRELATION_PENALTY, L1_PENALTY, SAE_FORWARD, check
 
 torch.manual_seed(0)
 print(f"torch {torch.__version__}, numpy {np.__version__}")
@@ -142,27 +143,135 @@ print(f"MSE of the untrained model: {mse:.3f}   MSE of always predicting 0: {mse
 assert mse > mse_zeros
 
 # %% [markdown]
-# ## The penalties by hand
+# ## Exercise 1: the forward pass by hand
 #
-# The L1 penalty is the mean of the 200 absolute latent values (10 samples × 20 latents),
-# times `sparsity_weight` (1 here). Recomputing it with numpy gives the same number.
+# Write the two equations above with the model's weights, without the layers. PyTorch's
+# `Linear` computes x Wᵀ + b and stores W as (outputs, inputs): `W_enc` is (h, d), `W_dec`
+# (d, h). In: `x` (n, d), `W_enc`, `b_enc` (h,), `W_dec`, `b_dec` (d,). Out: the tuple
+# `(x_recon, latents)`, shapes (n, d) and (n, h).
 
 # %%
-latents_np = latents.detach().numpy()
-l1_by_hand = np.abs(latents_np).mean()
-print(f"sparsity_loss: {model.sparsity_loss(latents).item():.5f}   by hand: {l1_by_hand:.5f}")
-assert np.isclose(model.sparsity_loss(latents).item(), l1_by_hand)
+def sae_forward(x, W_enc, b_enc, W_dec, b_dec):
+    raise NotImplementedError  # your code here
+
 
 # %% [markdown]
-# The decorrelation penalty: the 20 × 20 covariance matrix of the latents over the samples,
-# with its diagonal (each latent's variance) removed, squared and summed.
+# The check compares your function with the reference on three cases (one sample; another
+# number of inputs and latents). Until it passes, the cells below use the reference; every
+# exercise in these notebooks works this way.
 
 # %%
-cov = np.cov(latents_np.T)
-decorrelation_by_hand = (cov**2).sum() - (np.diag(cov) ** 2).sum()
+forward = check(sae_forward, SAE_FORWARD)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# `latents = torch.nn.functional.gelu(x @ W_enc.T + b_enc)`; the decoder is the same shape of
+# line without the GELU.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def sae_forward(x, W_enc, b_enc, W_dec, b_dec):
+#     latents = torch.nn.functional.gelu(x @ W_enc.T + b_enc)
+#     return latents @ W_dec.T + b_dec, latents
+# ```
+# </details>
+
+# %% [markdown]
+# The forward pass by hand against the model's, on the bunk input:
+
+# %%
+with torch.no_grad():
+    by_hand = forward(x, model.encoder.weight, model.encoder.bias, model.decoder.weight, model.decoder.bias)
+same = torch.allclose(by_hand[0], x_recon, atol=1e-6) and torch.allclose(by_hand[1], latents, atol=1e-6)
+print(f"the same reconstruction and latents as model(x), to 1e-6: {same}")
+assert same
+
+# %% [markdown]
+# ## Exercise 2: the L1 penalty
+#
+# The L1 penalty is the mean of all absolute latent values (here 10 samples × 20 latents = 200
+# numbers); the model multiplies it by `sparsity_weight`. Write it without the weight. In:
+# `latents` (n_samples, n_latents), a tensor. Out: one number (a 0-dimensional tensor).
+
+# %%
+def l1_penalty(latents):
+    raise NotImplementedError  # your code here: one line
+
+
+# %% [markdown]
+# The check: 10 × 20 latents, a single sample, and latents that are all negative.
+
+# %%
+l1 = check(l1_penalty, L1_PENALTY)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# `torch.abs`, then `.mean()` over every entry.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def l1_penalty(latents):
+#     return latents.abs().mean()
+# ```
+# </details>
+
+# %% [markdown]
+# Times `sparsity_weight` (1 here), it is the model's `sparsity_loss`:
+
+# %%
+print(f"sparsity_loss: {model.sparsity_loss(latents).item():.5f}   "
+      f"by hand: {model.sparsity_weight * l1(latents).item():.5f}")
+assert torch.isclose(model.sparsity_loss(latents), model.sparsity_weight * l1(latents))
+
+# %% [markdown]
+# ## Exercise 3: the decorrelation penalty
+#
+# The decorrelation penalty: the 20 × 20 covariance matrix of the latents over the samples,
+# with its diagonal (each latent's variance) left out, squared and summed. Write it without the
+# weight. In: `latents` (n_samples, n_latents). Out: one number. `torch.cov` expects variables
+# in rows.
+
+# %%
+def decorrelation_penalty(latents):
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# The check: 10 × 20 latents, only 2 samples, and latents far from 0 (so forgetting to centre
+# them shows).
+
+# %%
+decorrelation = check(decorrelation_penalty, DECORRELATION_PENALTY)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# `cov = torch.cov(latents.T)` is (n_latents, n_latents). Square every entry, sum, and subtract
+# the squares of the diagonal (`torch.diagonal(cov)`).
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def decorrelation_penalty(latents):
+#     cov = torch.cov(latents.T)
+#     return (cov**2).sum() - (torch.diagonal(cov) ** 2).sum()
+# ```
+# </details>
+
+# %% [markdown]
+# Times the weight, it is the model's `decorrelation_loss`:
+
+# %%
 print(f"decorrelation_loss: {model.decorrelation_loss(latents).item():.5f}   "
-      f"by hand: {decorrelation_by_hand:.5f}")
-assert np.isclose(model.decorrelation_loss(latents).item(), decorrelation_by_hand, rtol=1e-4)
+      f"by hand: {model.sparsity_weight * decorrelation(latents).item():.5f}")
+assert torch.isclose(model.decorrelation_loss(latents), model.sparsity_weight * decorrelation(latents), rtol=1e-4)
 
 # %% [markdown]
 # ## GELU is not ReLU
@@ -209,7 +318,8 @@ except ValueError as error:
 #
 # - The SAE encodes 2 inputs into 20 GELU latents and decodes them back.
 # - Its L1 penalty is the mean absolute latent; its decorrelation penalty the summed squared
-#   covariances between latents; both are scaled by `sparsity_weight`.
+#   covariances between latents; both are scaled by `sparsity_weight`. You wrote both, and the
+#   forward pass.
 # - Decoder column *j* is latent *j*'s direction in data space.
 # - Later notebooks import the same class from `sae_helpers`.
 #

@@ -17,6 +17,7 @@
 # - watch both parts of the loss, reconstruction error and sparsity penalty, trade off;
 # - find the L1 penalty's loophole (rescaling) and two ways to close it;
 # - check the trained model against an untrained one;
+# - write one training step and the decoder's gradient yourself (exercises with self-checks);
 # - swap the L1 penalty for the decorrelation penalty and compare what each does;
 # - retrain with other settings in an explorer.
 
@@ -48,6 +49,7 @@ from tqdm.auto import trange
 
 from sae_helpers import SparseAutoencoder, train_sae
 from sae_helpers.data import make_lecture_data
+from sae_helpers.exercises import DECODER_WEIGHT_GRADIENT, TRAINING_STEP, check
 from sae_helpers.metrics import active_fraction, corr, fvu
 from sae_helpers.model import SAEBatch, decoder_norm_l1_penalty
 from sae_helpers.plots import plot_loss_curves, plot_losses
@@ -147,6 +149,60 @@ print(f"final MSE: loop above {losses[-1, 0]:.4f}, train_sae {history.mse[-1]:.4
 assert np.array_equal(history.mse, losses[:, 0]) and np.array_equal(history.penalty_loss, losses[:, 1])
 
 # %% [markdown]
+# ## Exercise 1: one training step
+#
+# The loop's body is the part of training you write in every project. Write it as a function.
+# In: the `model` (a `SparseAutoencoder`), its `optimizer` and the data `x` (n_samples, 2).
+# It does one step: forward pass, loss (the MSE plus the model's `sparsity_loss`), zero the
+# gradients, backward, step. Out: the loss before the step, as a Python float.
+
+# %%
+def training_step(model, optimizer, x):
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# The check trains a small SAE (seeds 0 and 1) for one and for three steps with your function
+# and with the reference, and compares the weights and the losses. Until it passes, the cells
+# below use the reference.
+
+# %%
+step = check(training_step, TRAINING_STEP)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# Copy the beats of the loop above: `model(x)`, then `nn.MSELoss()` or
+# `torch.nn.functional.mse_loss`, plus `model.sparsity_loss(latents)`; then
+# `optimizer.zero_grad()`, `loss.backward()`, `optimizer.step()`; return `loss.item()`.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def training_step(model, optimizer, x):
+#     x_recon, latents = model(x)
+#     loss = torch.nn.functional.mse_loss(x_recon, x) + model.sparsity_loss(latents)
+#     optimizer.zero_grad()
+#     loss.backward()
+#     optimizer.step()
+#     return loss.item()
+# ```
+# </details>
+
+# %% [markdown]
+# The step (yours once it passes its check, the reference until then), 600 times from the same
+# start, trains the same model as the loop above:
+
+# %%
+torch.manual_seed(0)
+stepped = SparseAutoencoder(2, num_latents, sparsity_weight=1.0)
+stepped_optimizer = torch.optim.Adam(stepped.parameters(), lr=lr)
+step_losses = [step(stepped, stepped_optimizer, X) for _ in range(n_epochs)]
+print(f"final loss: loop above {losses[-1].sum():.4f}, the step {step_losses[-1]:.4f}")
+assert np.allclose(step_losses, losses.sum(axis=1), rtol=1e-6)
+
+# %% [markdown]
 # ### What `loss.backward()` computes
 #
 # Autograd applies the chain rule backwards through the forward pass. For this SAE it fits in
@@ -158,7 +214,41 @@ assert np.array_equal(history.mse, losses[:, 0]) and np.array_equal(history.pena
 # - GELU(z) = z Φ(z), so GELU′(z) = Φ(z) + z φ(z) (Φ, φ: the standard normal's CDF and density)
 # - encoder: dz = GELU′(z) · da, dW_enc = dzᵀ x, db_enc = Σ dz
 #
-# The same lines in code, against one backward pass of autograd on the untrained model:
+# ## Exercise 2: the decoder's gradient
+#
+# Write the second line for the decoder's weight: dW_dec = drᵀ a. In: `d_recon`, the gradient of
+# the loss with respect to the reconstruction (n, d), and the `latents` a (n, h). Out: the
+# gradient of the loss with respect to `decoder.weight`, in PyTorch's layout (d, h).
+
+# %%
+def decoder_weight_gradient(d_recon, latents):
+    raise NotImplementedError  # your code here: one line
+
+
+# %% [markdown]
+# The check: a lecture SAE's gradients, a single sample, and other sizes.
+
+# %%
+decoder_gradient = check(decoder_weight_gradient, DECODER_WEIGHT_GRADIENT)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# Each entry (i, j) sums d_recon[:, i] · latents[:, j] over the samples: one matrix product,
+# with d_recon transposed.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def decoder_weight_gradient(d_recon, latents):
+#     return d_recon.T @ latents
+# ```
+# </details>
+
+# %% [markdown]
+# All the lines in code (the decoder's weight from `decoder_gradient`: yours once it passes,
+# the reference until then), against one backward pass of autograd on the untrained model:
 
 # %%
 torch.manual_seed(0)
@@ -175,7 +265,7 @@ with torch.no_grad():
     gelu_slope = 0.5 * (1 + torch.erf(z / 2**0.5)) + z * torch.exp(-z**2 / 2) / (2 * torch.pi) ** 0.5
     d_z = gelu_slope * d_a
     by_hand = {"encoder.weight": d_z.T @ X, "encoder.bias": d_z.sum(0),
-               "decoder.weight": d_r.T @ a, "decoder.bias": d_r.sum(0)}
+               "decoder.weight": decoder_gradient(d_r, a), "decoder.bias": d_r.sum(0)}
 for name, parameter in check.named_parameters():
     print(f"{name:15} largest |gradient| {parameter.grad.abs().max():.4f}, by hand {by_hand[name].abs().max():.4f}")
     assert torch.allclose(parameter.grad, by_hand[name], rtol=1e-4, atol=1e-7)
@@ -423,7 +513,22 @@ assert final_mse == sorted(final_mse) and final_size == sorted(final_size, rever
 # Now try it yourself: pick a sparsity weight, a number of latents and a penalty; the SAE is
 # retrained (about a second) when you release a slider, and the figure redrawn: the loss
 # components, the total, and each source with its best latent (rescaled, |r| in the legend).
-# What happens with a single latent?
+# Tasks (L1 penalty):
+#
+# 1. With 20 latents, raise the sparsity weight from 0.001. At which weight does source 2's
+#    best latent first reach |r| ≥ 0.99?
+# 2. At weight 1, lower the number of latents from 20 one at a time. At which number does
+#    source 1's best |r| first fall below 0.9? Does it keep falling as you go lower?
+#
+# <details><summary>Answers (seed 0)</summary>
+#
+# 1. At 1 (0.987 at 0.56, 1.000 at 1): up to about 0.1 the weight changes almost nothing, and
+#    source 2's best latent stays at 0.979.
+# 2. At 15 (0.86). It does not fall steadily: 13 latents give 0.59, 16 give 0.99, 11 give 0.99.
+#    Each width starts from other random weights, and with fewer latents there are fewer
+#    random directions near the unmixing direction to pick from (notebook 04). One seed per
+#    setting says little; notebook 05 compares many.
+# </details>
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -435,7 +540,8 @@ training_explorer(lecture, n_epochs=n_epochs)
 # - Training minimises MSE + penalty. With the lecture's settings the trained SAE leaves about
 #   4% of the variance unexplained; the same model untrained does worse than predicting the mean.
 # - `sae_helpers.train_sae` is the loop of this notebook: the same losses, bit for bit.
-# - `loss.backward()` is the chain rule; written out by hand it gives the same gradients.
+# - `loss.backward()` is the chain rule; written out by hand it gives the same gradients (you
+#   wrote the decoder's, and one training step).
 # - The plain L1 penalty can be lowered by rescaling: latents shrink, decoder columns grow. Over
 #   3000 epochs it falls almost fourfold while the scale-free cost falls by about a tenth.
 #   Unit-norm decoder columns or the decoder-norm L1 close that loophole.

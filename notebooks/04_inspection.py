@@ -16,9 +16,11 @@
 #
 # - run the trained SAE once more and collect its 20 latents;
 # - look at how the latents correlate with each other;
-# - find, for each ground-truth source, the latent that follows it best;
+# - find, for each ground-truth source, the latent that follows it best, and match them one to
+#   one (two exercises you write, with self-checks);
 # - plot those latents next to the sources they stand for;
-# - test the headline number against a control, and see why it is weaker than it looks.
+# - predict, then test, the headline number against a control, and see why it is weaker than
+#   it looks.
 
 # %% [markdown]
 # ## Setup
@@ -42,9 +44,11 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 
 from sae_helpers import SparseAutoencoder, match_latents, train_sae
 from sae_helpers.data import make_lecture_data
+from sae_helpers.exercises import BEST_LATENTS, ONE_TO_ONE_LATENTS, check
 from sae_helpers.metrics import abs_corr
 from sae_helpers.plots import plot_histograms, plot_latent_corr, plot_signals
 
@@ -96,10 +100,45 @@ plt.show()
 # ## The best latent for each source
 #
 # For each source, the lecture picks the latent with the highest |r| with that source.
-# `match_latents` does exactly this.
+#
+# **Exercise 1.** Write that rule. In: `latents` (n_samples, n_latents) and `sources`
+# (n_samples, n_sources), numpy arrays. Out: for each source the index of its best latent,
+# (n_sources,) integers. `abs_corr(latents, sources)` (imported above) gives |r| for every
+# latent and source, shape (n_latents, n_sources).
+
+# %%
+def best_latents(latents, sources):
+    raise NotImplementedError  # your code here: one line
+
+
+# %% [markdown]
+# The check: latents that follow the sources, a latent that follows a source upside down, and
+# three sources of which two are copies. Until it passes, the cells below use the reference.
+
+# %%
+best_latent = check(best_latents, BEST_LATENTS)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# The best latent of source i is the row with the largest entry in column i of the |r| matrix:
+# `argmax` over axis 0.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def best_latents(latents, sources):
+#     return abs_corr(latents, sources).argmax(axis=0)
+# ```
+# </details>
+
+# %% [markdown]
+# `match_latents` applies the same rule and also returns each match's |r|; the two agree here:
 
 # %%
 matches = match_latents(latents, lecture.sources)
+assert np.array_equal(best_latent(latents, lecture.sources), matches.latent)
 for source, (latent, r) in enumerate(zip(matches.latent, matches.abs_r)):
     print(f"source {source + 1}: best latent {latent:2} (|r| = {r:.3f})")
 
@@ -141,10 +180,59 @@ for source, latent in enumerate(matches.latent):
 assert all(latent_effect < 0.5 * source_effect for source_effect, latent_effect in effects)
 
 # %% [markdown]
+# ## One latent per source
+#
+# Under the lecture's rule two sources may claim the same latent, and then one latent would
+# stand for both. Matching one to one rules that out: give each source a different latent, so
+# that the summed |r| is as large as possible. That is an assignment problem, which
+# `scipy.optimize.linear_sum_assignment` solves exactly (the Hungarian algorithm).
+#
+# **Exercise 2.** In and out as in exercise 1; the latents must be distinct.
+
+# %%
+def one_to_one_latents(latents, sources):
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# The check includes a case where one latent is the best match of both sources.
+
+# %%
+one_to_one = check(one_to_one_latents, ONE_TO_ONE_LATENTS)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# `rows, cols = linear_sum_assignment(matrix, maximize=True)` picks one entry per row of
+# `matrix`, in distinct columns, with the largest sum. Give it one row per source: the |r|
+# matrix transposed. `cols` is then the latent of each source.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def one_to_one_latents(latents, sources):
+#     _, latent = linear_sum_assignment(abs_corr(latents, sources).T, maximize=True)
+#     return latent
+# ```
+# </details>
+
+# %% [markdown]
+# Here both rules agree: the two sources already had different best latents.
+
+# %%
+print(f"lecture's rule: {best_latent(latents, lecture.sources)}, one to one: {one_to_one(latents, lecture.sources)}")
+assert np.array_equal(one_to_one(latents, lecture.sources), match_latents(latents, lecture.sources, one_to_one=True).latent)
+
+# %% [markdown]
 # ## Is |r| ≈ 0.99 evidence of learning?
 #
 # A number means something only next to a control. Apply the same selection (best of 20 latents
 # per source) to the **same model before training**, and to the two raw mixed variables.
+#
+# **Predict before you run:** the trained SAE's best latents reach |r| 0.998 and 1.000. What
+# will the same model score before training, with its random weights: about 0.5, about 0.8, or
+# about as high?
 
 # %%
 torch.manual_seed(0)
@@ -162,9 +250,9 @@ for name, (r1, r2) in rows.items():
     print(f"{name:22}{r1:8.3f}  {r2:8.3f}")
 
 # %% [markdown]
-# The untrained SAE scores almost as high as the trained one. With 2-D data, 20 random
-# directions almost surely include one close to each unmixing direction, and picking the best of
-# 20 finds it. So "the best latent correlates at 0.99" does not show that training did anything;
+# The answer: about as high. The untrained SAE scores almost as high as the trained one. With
+# 2-D data, 20 random directions almost surely include one close to each unmixing direction,
+# and picking the best of 20 finds it. So "the best latent correlates at 0.99" does not show that training did anything;
 # the raw mixed variables, by contrast, are a clearly weaker match for source 1.
 
 # %%

@@ -16,7 +16,8 @@
 #
 # - put the lecture's statistic next to two controls, across 16 trained and 100 untrained SAEs;
 # - match latents to sources one-to-one and measure how selective they are;
-# - compare the decoder's directions with the true mixing directions;
+# - compare the decoder's directions with the true mixing directions (you write selectivity and
+#   alignment yourself, in two exercises with self-checks);
 # - measure sparsity and reconstruction, and run PCA and FastICA on the same data;
 # - see what the SAE learned instead of one latent per source.
 
@@ -56,7 +57,8 @@ from sae_helpers.baselines import (
     sae_dictionary,
 )
 from sae_helpers.data import make_lecture_data
-from sae_helpers.metrics import active_fraction, corr
+from sae_helpers.exercises import ALIGNMENT, SELECTIVITY, check
+from sae_helpers.metrics import abs_corr, active_fraction, corr
 from sae_helpers.model import SAEBatch
 from sae_helpers.plots import plot_distributions, plot_signals
 
@@ -187,9 +189,57 @@ print(f"trained: {same_latents(trained_dicts)}/16, untrained: {same_latents(untr
 
 # %% [markdown]
 # **Selectivity** asks whether a matched latent follows its own source *only*: its |r| with its
-# source minus its |r| with the other one (1: only its own; 0: both equally). Trained and
-# untrained latents are about equally selective, because a latent that correlates 0.99 with one
-# of two uncorrelated sources cannot correlate much with the other.
+# source minus its best |r| with any other source (1: only its own; 0: another as much).
+#
+# **Exercise 1.** Write it. In: `latents` (n_samples, n_latents), `sources` (n_samples,
+# n_sources) and `matches`, the result of `match_latents(latents, sources)` (its `.latent`
+# holds each source's latent). Out: (n_sources,), one selectivity per source. `abs_corr` gives
+# the |r| matrix (n_latents, n_sources).
+
+# %%
+def selectivity(latents, sources, matches):
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# The check: latents that follow the sources, three sources of which two are copies (so their
+# latents cannot be selective), and a latent that follows a source upside down.
+
+# %%
+selectivity_of = check(selectivity, SELECTIVITY)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# Take the rows of the |r| matrix for the matched latents: `r = abs_corr(latents,
+# sources)[matches.latent]`, one row per source. Its diagonal is each latent's |r| with its own
+# source. For the best other source, set the diagonal to −∞ (`np.where(np.eye(...), -np.inf,
+# r)`) and take the maximum of each row.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def selectivity(latents, sources, matches):
+#     r = abs_corr(latents, sources)[matches.latent]
+#     own = np.diagonal(r)
+#     others = np.where(np.eye(len(r), dtype=bool), -np.inf, r).max(axis=1)
+#     return own - others
+# ```
+# </details>
+
+# %% [markdown]
+# The table of every SAE below comes from `mixing_recovery`; for seed 0 it agrees with the
+# function above:
+
+# %%
+seed_0 = trained_dicts[0].codes
+assert np.allclose(selectivity_of(seed_0, lecture.sources, match_latents(seed_0, lecture.sources)),
+                   trained_rows[0]["selectivity"])
+
+# %% [markdown]
+# Trained and untrained latents are about equally selective, because a latent that correlates
+# 0.99 with one of two uncorrelated sources cannot correlate much with the other.
 
 # %%
 selective = {"trained": collect(trained_rows, "selectivity"), "untrained": collect(untrained_rows, "selectivity")}
@@ -202,6 +252,52 @@ for name, values in selective.items():
 # Correlations look at the codes. The decoder looks at the other side: when the matched latent
 # fires, in which direction does it move the reconstruction? The true answer is the source's row
 # of the mixing matrix. **Alignment** is |cos| between the two.
+#
+# **Exercise 2.** Write it. In: the `mixing` matrix (n_sources, d), whose row i is source i's
+# direction (data = sources @ mixing); `decoder_directions` (n_latents, d), row j the
+# direction latent j writes; and `latent_per_source` (n_sources,) integers. Out: (n_sources,).
+
+# %%
+def decoder_alignment(mixing, decoder_directions, latent_per_source):
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# The check: random decoder directions, a decoder direction along a mixing row but reversed
+# and longer, and three sources in three dimensions.
+
+# %%
+alignment_of = check(decoder_alignment, ALIGNMENT)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# Pick the matched rows, `decoder_directions[latent_per_source]`, divide both sets of rows by
+# their lengths, multiply row by row and sum (`(a * b).sum(axis=1)`), then take the absolute
+# value.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def decoder_alignment(mixing, decoder_directions, latent_per_source):
+#     m = mixing / np.linalg.norm(mixing, axis=1, keepdims=True)
+#     u = decoder_directions[latent_per_source]
+#     u = u / np.linalg.norm(u, axis=1, keepdims=True)
+#     return np.abs((m * u).sum(axis=1))
+# ```
+# </details>
+
+# %% [markdown]
+# Again `mixing_recovery` computes it for every SAE; for seed 0 the two agree:
+
+# %%
+seed_0_latents = match_latents(trained_dicts[0].codes, lecture.sources).latent
+assert np.allclose(alignment_of(lecture.mixing, trained_dicts[0].directions, seed_0_latents),
+                   trained_rows[0]["alignment"])
+
+# %% [markdown]
+# Alignment for every SAE, trained and untrained, per source:
 
 # %%
 alignment = {"trained": collect(trained_rows, "alignment"), "untrained": collect(untrained_rows, "alignment")}

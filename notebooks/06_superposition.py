@@ -18,6 +18,7 @@
 #
 # - generate 64 sparse sources along 64 directions squeezed into 32 dimensions;
 # - see why PCA and ICA cannot recover them, whatever they do;
+# - write the MCC, TopK and the decoder-norm penalty yourself (exercises with self-checks);
 # - train two modern SAEs (ReLU with a decoder-weighted L1 penalty, and TopK) in minibatches;
 # - score every method against the truth with the same metrics, next to chance;
 # - sweep the penalty and the dictionary width, and explore the regime yourself.
@@ -64,8 +65,8 @@ from sae_helpers.baselines import (
     sparse_coding_dictionary,
 )
 from sae_helpers.data import make_sparse_sources
+from sae_helpers.exercises import DECODER_NORM_L1, MCC, TOPK, check
 from sae_helpers.metrics import dead_latents
-from sae_helpers.metrics import mcc as helpers_mcc
 from sae_helpers.model import SAEBatch, TopK, decoder_norm_l1_penalty
 from sae_helpers.plots import (
     plot_direction_cosines,
@@ -126,35 +127,62 @@ print(f"|cos| between different true directions: mean {off_diagonal.mean():.2f},
 # most 0.5. (In the ICA literature "MCC" is the mean correlation coefficient: mean |Pearson r|
 # between each true source *signal* and its matched recovered signal. The `act_r` column below
 # is close to that one: |r| between each source's activation and the code of the atom matched
-# to it by direction. MCC here compares directions.) In code:
+# to it by direction. MCC here compares directions.)
+#
+# **Exercise 1.** Write the MCC. In: `true_directions` (n_sources, d) and `learned_directions`
+# (n_learned, d), numpy arrays with rows of any length. Out: one number.
+# `linear_sum_assignment` is imported above.
 
 # %%
 def mcc(true_directions, learned_directions):
-    """Mean over the true directions (n_sources, d) of the |cos| with their one-to-one matched
-    learned direction (n_learned, d); a source left unmatched counts 0."""
-    t = true_directions / np.linalg.norm(true_directions, axis=1, keepdims=True)
-    u = learned_directions / np.linalg.norm(learned_directions, axis=1, keepdims=True)
-    cosines = np.abs(t @ u.T)  # (n_sources, n_learned)
-    rows, cols = linear_sum_assignment(cosines, maximize=True)
-    return cosines[rows, cols].sum() / len(t)
+    raise NotImplementedError  # your code here
 
 
 # %% [markdown]
-# From here on `recovery` (in `sae_helpers.baselines`) computes the MCC with the helpers' copy
-# of this function, next to the other metrics. A test checks that the two agree; here, on the
-# truth itself and on its first half:
+# The check: 16 true and 40 learned directions, fewer learned than true directions (some go
+# unmatched), and one learned direction that is the best for several true ones. Until it
+# passes, the cells below use the reference; every exercise works this way.
 
 # %%
-assert np.isclose(mcc(sources.directions, sources.directions), 1)
-assert np.isclose(mcc(sources.directions, sources.directions[:32]), 0.5)
-random_directions = np.random.default_rng(0).normal(size=(40, 32))
-assert np.isclose(mcc(sources.directions, random_directions), helpers_mcc(sources.directions, random_directions))
-print(f"MCC of the true directions: {mcc(sources.directions, sources.directions):.3f}; of their first half: "
-      f"{mcc(sources.directions, sources.directions[:32]):.3f}")
+matched_cosine = check(mcc, MCC)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# Divide every row by its length; `np.abs(t @ u.T)` is then the |cos| matrix (n_sources,
+# n_learned). `rows, cols = linear_sum_assignment(cosines, maximize=True)` matches them one to
+# one; sum the matched entries and divide by the number of true directions.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def mcc(true_directions, learned_directions):
+#     t = true_directions / np.linalg.norm(true_directions, axis=1, keepdims=True)
+#     u = learned_directions / np.linalg.norm(learned_directions, axis=1, keepdims=True)
+#     cosines = np.abs(t @ u.T)  # (n_sources, n_learned)
+#     rows, cols = linear_sum_assignment(cosines, maximize=True)
+#     return cosines[rows, cols].sum() / len(t)
+# ```
+# </details>
+
+# %% [markdown]
+# From here on `recovery` (in `sae_helpers.baselines`) computes the MCC next to the other
+# metrics. On the truth itself and on its first half:
+
+# %%
+assert np.isclose(matched_cosine(sources.directions, sources.directions), 1)
+assert np.isclose(matched_cosine(sources.directions, sources.directions[:32]), 0.5)
+print(f"MCC of the true directions: {matched_cosine(sources.directions, sources.directions):.3f}; of their "
+      f"first half: {matched_cosine(sources.directions, sources.directions[:32]):.3f}")
 
 # %% [markdown]
 # The baselines, each with its number of directions in brackets. The chance level is a
 # dictionary of random unit directions of the same size.
+#
+# **Predict before you run:** FastICA unmixed the lecture's two sources almost perfectly
+# (notebook 05). Can it unmix these 64 sources in 32 dimensions? What MCC do you expect for
+# it, and for 32 random directions?
 
 # %%
 baselines = {
@@ -168,10 +196,10 @@ for name, dictionary in baselines.items():
     print(f"{name:18} MCC {recovery(sources, dictionary)['MCC']:.3f}")
 
 # %% [markdown]
-# Chance grows with the dictionary: 32 random directions score 0.22, 128 score 0.47, because
-# with more directions some land near each true one by luck. At 32 directions, PCA and the raw
-# axes score what chance does; FastICA scores twice that, so it does find some of the sources,
-# but it can match at most half of them. The SAEs below have 128 latents, so their chance level
+# The answer: no, not all of them. Chance grows with the dictionary: 32 random directions score
+# 0.22, 128 score 0.47, because with more directions some land near each true one by luck. At
+# 32 directions, PCA and the raw axes score what chance does; FastICA scores twice that, so it
+# does find some of the sources, but it can match at most half of them. The SAEs below have 128 latents, so their chance level
 # is the 128-direction one.
 
 # %%
@@ -192,35 +220,82 @@ assert recovery(sources, baselines["FastICA (32)"])["MCC"] > 1.8 * chance[32]
 # - **TopK** (Gao et al., 2024): keep the k = 3 largest pre-activations of each sample (through
 #   a ReLU), zero the rest; k sets the sparsity directly, so there is no penalty term.
 #
-# Both fit in a few lines:
+# **Exercise 2.** Write TopK as a function. In: pre-activations `z` (..., h), a tensor, and
+# `k`. Out: the same shape, each row keeping its k largest entries through a ReLU, every other
+# entry 0.
 
 # %%
 def topk(z, k):
-    """Each row of z (..., h) keeps its k largest entries, through a ReLU; the rest become 0."""
-    values, indices = z.topk(k, dim=-1)
-    return torch.zeros_like(z).scatter(-1, indices, torch.relu(values))
+    raise NotImplementedError  # your code here
 
 
+# %% [markdown]
+# The check: k = 3 on 5 samples, rows where every pre-activation is negative, and k = 1.
+
+# %%
+topk_fn = check(topk, TOPK)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# `values, indices = z.topk(k, dim=-1)` gives the k largest entries of each row and where they
+# are. `torch.zeros_like(z).scatter(-1, indices, ...)` puts values back at those places.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def topk(z, k):
+#     values, indices = z.topk(k, dim=-1)
+#     return torch.zeros_like(z).scatter(-1, indices, torch.relu(values))
+# ```
+# </details>
+
+# %% [markdown]
+# **Exercise 3.** Write the decoder-norm L1 penalty (without its weight λ). In: `latents`
+# (n_samples, h) and `decoder_directions` (h, d), row j the direction latent j writes. Out: the
+# mean over samples of Σⱼ |latentⱼ| ‖direction j‖, one number.
+
+# %%
 def decoder_norm_l1(latents, decoder_directions):
-    """Mean over samples of sum_j |latent_j| ||decoder direction j||:
-    latents (n_samples, h), decoder_directions (h, d) -> a number."""
-    return (latents.abs() * decoder_directions.norm(dim=-1)).sum(dim=-1).mean()
+    raise NotImplementedError  # your code here
 
+
+# %% [markdown]
+# The check: the small example below, 20 samples of 6 latents, and negative latents.
+
+# %%
+decoder_norm_l1_fn = check(decoder_norm_l1, DECODER_NORM_L1)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# `decoder_directions.norm(dim=-1)` is one length per latent, shape (h,); it broadcasts against
+# `latents.abs()` (n_samples, h). Sum over the latents, then average over the samples.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def decoder_norm_l1(latents, decoder_directions):
+#     return (latents.abs() * decoder_directions.norm(dim=-1)).sum(dim=-1).mean()
+# ```
+# </details>
 
 # %% [markdown]
 # On a small example: TopK with k = 2 keeps the two largest of four pre-activations (in the
 # second row both are negative and become 0), and the penalty weighs each |latent| by its
-# decoder row's norm (5 and 2 here). `sae_helpers` has the same two, `TopK(k)` and `decoder_norm_l1_penalty`,
-# which the SAEs below use; the asserts check that they agree.
+# decoder row's norm (5 and 2 here). `sae_helpers` has the same two, `TopK(k)` and
+# `decoder_norm_l1_penalty`, which the SAEs below use; the asserts check that they agree.
 
 # %%
 z = torch.tensor([[0.5, -1.0, 2.0, 1.0], [-3.0, -0.5, -2.0, -1.0]])
 latents = torch.tensor([[1.0, 0.0], [2.0, 3.0]])
 decoder_directions = torch.tensor([[3.0, 4.0], [0.0, 2.0]])
-print(f"topk(z, 2) = {topk(z, 2).tolist()}")
-print(f"decoder_norm_l1 = (1·5 + 0·2 + 2·5 + 3·2) / 2 = {decoder_norm_l1(latents, decoder_directions).item()}")
-assert torch.equal(topk(z, 2), TopK(2)(z))
-assert torch.equal(decoder_norm_l1(latents, decoder_directions), decoder_norm_l1_penalty(latents, decoder_directions))
+print(f"topk(z, 2) = {topk_fn(z, 2).tolist()}")
+print(f"decoder_norm_l1 = (1·5 + 0·2 + 2·5 + 3·2) / 2 = {decoder_norm_l1_fn(latents, decoder_directions).item()}")
+assert torch.equal(topk_fn(z, 2), TopK(2)(z))
+assert torch.isclose(decoder_norm_l1_fn(latents, decoder_directions), decoder_norm_l1_penalty(latents, decoder_directions))
 
 # %% [markdown]
 # Both SAEs train on minibatches of 1024 samples with Adam (learning rate 0.003) for 40 epochs,
@@ -479,8 +554,20 @@ print({name: round(float(row["MCC"]), 3) for name, row in start.items()})
 assert start["SAE"]["MCC"] > start["random"]["MCC"] > start["FastICA"]["MCC"]
 
 # %% [markdown]
-# Now move the sliders (each change retrains, under a second here). Try: more sources for the
-# same d; a larger p, where sources stop being sparse; a tiny or a huge L1 weight.
+# Now move the sliders (each change retrains, under a second here). Tasks:
+#
+# 1. With 16 sources, lower d from 8 to 2. The SAE's MCC stays high and even rises. Has the
+#    SAE got better?
+# 2. Back at d = 8, raise p. At which p does the SAE's MCC first fall below 0.9?
+#
+# <details><summary>Answers (seed 0)</summary>
+#
+# 1. No. Its MCC goes from 0.95 to 1.00 at d = 2, but the random dictionary's goes from 0.71
+#    to 1.00: in 2 dimensions, 32 random directions leave no direction far from one of them.
+#    An MCC means something only next to chance at the same size and dimension.
+# 2. At p ≈ 0.32 (0.86; 0.91 at p ≈ 0.18). With 16 sources that is about 5 active at once in
+#    8 dimensions: the sources are no longer sparse, and superposition stops working.
+# </details>
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -6,6 +6,9 @@ the learner's function and the reference on the same cases, an edge case among t
 in plain words what is wrong: where the answer matches a recorded common mistake, it names it.
 It returns the function the later cells use: the learner's once it passes, the reference until
 then, so a skipped exercise never breaks the notebook.
+
+Most references are the package's own functions. The few defined here (one training step, one
+gradient, a matching rule as a function) exist only as answers to an exercise.
 """
 
 from dataclasses import dataclass, field
@@ -13,8 +16,12 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from scipy.optimize import linear_sum_assignment
 
-from sae_helpers.metrics import best_cosines
+from sae_helpers.data import make_lecture_data
+from sae_helpers.metrics import abs_corr, abs_cosines, best_cosines, corr, match_latents, mcc, selectivity
+from sae_helpers.model import SparseAutoencoder, TopK, decoder_norm_l1_penalty, decorrelation_penalty, l1_penalty
 from sae_helpers.toy_model import importance_weighted_mse
 
 
@@ -23,41 +30,53 @@ class Mistake(NamedTuple):
     message: str  # what it gets wrong, in plain words
 
 
+def _call(function, *arguments):
+    return function(*arguments)
+
+
 @dataclass(frozen=True)
 class Exercise:
-    reference: Callable  # the right answer, from sae_helpers
-    cases: tuple  # ((label, arguments), ...), each the arguments of one call
+    reference: Callable  # the right answer
+    cases: tuple  # ((label, arguments), ...), each the arguments of one run
     mistakes: tuple = field(default=())  # Mistake, ...
+    run: Callable = _call  # run(function, *arguments) -> what is compared; by default one call
 
 
-def _as_array(value):
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=float)
+def _as_outputs(value):
+    """A result as a tuple of float arrays (a function may return a tuple of them)."""
+    parts = value if isinstance(value, tuple) else (value,)
+    return tuple(np.asarray(p.detach().cpu().numpy() if isinstance(p, torch.Tensor) else p, dtype=float)
+                 for p in parts)
 
 
 def _copy(arguments):
-    return tuple(a.clone() if isinstance(a, torch.Tensor) else np.array(a, copy=True) for a in arguments)
+    return tuple(a.clone() if isinstance(a, torch.Tensor) else a.copy() if isinstance(a, np.ndarray) else a
+                 for a in arguments)
 
 
 def _difference(expected, got):
-    """None when `got` equals `expected` (shape and values), else what differs, in words."""
+    """None when `got` equals `expected` (tuples of arrays: shapes and values), else what differs."""
     try:
-        got = _as_array(got)
+        got = _as_outputs(got)
     except (TypeError, ValueError) as error:
-        return f"it returned {type(got).__name__}, not an array ({error})"
-    if got.shape != expected.shape:
-        return f"the result has shape {got.shape}, expected {expected.shape}"
-    if np.allclose(got, expected, rtol=1e-5, atol=1e-7, equal_nan=True):
-        return None
-    i = np.unravel_index(np.argmax(np.abs(np.nan_to_num(got - expected, nan=np.inf))), got.shape)
-    return f"at index {tuple(map(int, i))} it gives {got[i]:.4g}, expected {expected[i]:.4g}"
+        return f"it returned something that is not numbers ({error})"
+    if len(got) != len(expected):
+        return f"it returned {len(got)} output(s), expected {len(expected)}"
+    for k, (e, g) in enumerate(zip(expected, got)):
+        which = f"output {k} " if len(expected) > 1 else "the result "
+        if g.shape != e.shape:
+            return f"{which}has shape {g.shape}, expected {e.shape}"
+        if not np.allclose(g, e, rtol=1e-5, atol=1e-6, equal_nan=True):
+            i = np.unravel_index(np.argmax(np.abs(np.nan_to_num(g - e, nan=np.inf))), g.shape)
+            where = f"at index {tuple(map(int, i))} " if g.ndim else ""
+            return f"{which}{where}is {g[i]:.4g}, expected {e[i]:.4g}"
+    return None
 
 
-def _gives(function, arguments, output):
-    """Does `function` return `output` (an array) on `arguments`?"""
+def _gives(exercise, function, arguments, outputs):
+    """Does `function`, run on `arguments`, give `outputs`?"""
     try:
-        return _difference(output, function(*_copy(arguments))) is None
+        return _difference(outputs, exercise.run(function, *_copy(arguments))) is None
     except Exception:
         return False
 
@@ -75,9 +94,9 @@ def _check(attempt, exercise):
     reference = exercise.reference
     fallback = f"The cells below use the reference, {reference.__module__}.{reference.__name__}."
     for label, arguments in exercise.cases:
-        expected = _as_array(reference(*_copy(arguments)))
+        expected = _as_outputs(exercise.run(reference, *_copy(arguments)))
         try:
-            got = attempt(*_copy(arguments))
+            got = exercise.run(attempt, *_copy(arguments))
         except NotImplementedError:
             print(f"{name}: not solved yet. {fallback}")
             return reference
@@ -86,7 +105,8 @@ def _check(attempt, exercise):
             return reference
         problem = _difference(expected, got)
         if problem is not None:
-            mistake = next((m for m in exercise.mistakes if _gives(m.function, arguments, _as_array(got))), None)
+            outputs = _as_outputs(got)
+            mistake = next((m for m in exercise.mistakes if _gives(exercise, m.function, arguments, outputs)), None)
             likely = f"\nLikely mistake: {mistake.message}" if mistake else ""
             print(f"✘ {name} is wrong on the case '{label}': {problem}.{likely}\n{fallback}")
             return reference
@@ -95,25 +115,324 @@ def _check(attempt, exercise):
     return attempt
 
 
+# --- references that exist only as answers ----------------------------------------------------
+
+def unmix(data, mixing):
+    """The sources (n_samples, n_sources) of data = sources @ mixing, for an invertible mixing."""
+    return data @ np.linalg.inv(mixing)
+
+
+def pearson_r(a, b):
+    """Pearson r of two 1-D arrays of the same length."""
+    return corr(a[:, None], b[:, None])[0, 0]
+
+
+def sae_forward(x, W_enc, b_enc, W_dec, b_dec):
+    """The lecture's SAE with nn.Linear's layout, W_enc (h, d) and W_dec (d, h):
+    x (n, d) -> (x_recon (n, d), latents (n, h))."""
+    latents = F.gelu(x @ W_enc.T + b_enc)
+    return latents @ W_dec.T + b_dec, latents
+
+
+def training_step(model, optimizer, x):
+    """One step of the lecture's loop; returns the total loss before the step, as a float."""
+    x_recon, latents = model(x)
+    loss = F.mse_loss(x_recon, x) + model.sparsity_loss(latents)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def decoder_weight_gradient(d_recon, latents):
+    """dL/dW_dec in nn.Linear's layout (d, h), from dL/dx_recon (n, d) and the latents (n, h)."""
+    return d_recon.T @ latents
+
+
+def best_latents(latents, sources):
+    """The lecture's rule: for each source, the latent with the highest |r| (n_sources,)."""
+    return match_latents(latents, sources).latent
+
+
+def one_to_one_latents(latents, sources):
+    """Distinct latents, one per source, with the largest summed |r| (n_sources,)."""
+    return match_latents(latents, sources, one_to_one=True).latent
+
+
+def decoder_alignment(mixing, decoder_directions, latent_per_source):
+    """|cos| between each source's row of the mixing matrix (n_sources, d) and the decoder
+    direction (rows of (n_latents, d)) of the latent matched to it -> (n_sources,)."""
+    return abs_cosines(mixing, decoder_directions)[np.arange(len(mixing)), latent_per_source]
+
+
+def topk(z, k):
+    """TopK(k) as a function: (..., h) -> (..., h)."""
+    return TopK(k)(z)
+
+
+def _train_with(step, seed, n_steps):
+    """Run `step(model, optimizer, x)` n_steps times on a seeded lecture SAE (8 latents, Adam
+    lr 0.01) and 200 lecture samples: (its parameters, flattened; the losses it returned)."""
+    torch.manual_seed(seed)
+    model = SparseAutoencoder(2, 8)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    x = torch.tensor(make_lecture_data(n_samples=200).data, dtype=torch.float32)
+    losses = [float(step(model, optimizer, x)) for _ in range(n_steps)]
+    return torch.cat([p.detach().flatten() for p in model.parameters()]), np.array(losses)
+
+
+# --- the cases ---------------------------------------------------------------------------------
+
 def _features(shape, p, seed):
     generator = torch.Generator().manual_seed(seed)
     values = torch.rand(shape, generator=generator)
     return torch.where(torch.rand(shape, generator=generator) < p, values, 0.0)
 
 
-def _directions(n, d, seed):
-    return np.random.default_rng(seed).normal(size=(n, d))
+def _normal(*shape, seed):
+    return np.random.default_rng(seed).normal(size=shape)
 
 
-def _naive_cosines(t, u):
-    """cos between rows of t and rows of u, with no care for rows of length 0 (mistakes use it)."""
-    return (t / np.linalg.norm(t, axis=1, keepdims=True)) @ (u / np.linalg.norm(u, axis=1, keepdims=True)).T
+def _tensor(*shape, seed):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
+def _unit_rows(a):
+    """Rows divided by their length, with no care for rows of length 0 (mistakes use it)."""
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def _sae_weights(d, h, seed):
+    return _tensor(h, d, seed=seed), _tensor(h, seed=seed + 1), _tensor(d, h, seed=seed + 2), _tensor(d, seed=seed + 3)
+
+
+def _latents_of(sources, seed):
+    """Latents that follow the sources to different degrees, as an SAE's might: (n, 6)."""
+    mixed = sources @ _normal(sources.shape[1], 6, seed=seed)
+    return np.maximum(mixed + 0.3 * _normal(*mixed.shape, seed=seed + 1), 0)
+
+
+def _sae_gradient_case(seed):
+    """(dL/dx_recon, latents) of a lecture SAE on 50 lecture samples, MSE loss."""
+    torch.manual_seed(seed)
+    model = SparseAutoencoder(2, 6)
+    x = torch.tensor(make_lecture_data(n_samples=50).data, dtype=torch.float32)
+    with torch.no_grad():
+        x_recon, latents = model(x)
+    return 2 * (x_recon - x) / x.numel(), latents
+
+
+_LECTURE = make_lecture_data(n_samples=300)
 _x = _features((2, 64, 5), 0.3, 0)
-_flipped = _directions(6, 3, 3)
-_with_zero = _directions(8, 3, 5)
+_flipped = _normal(6, 3, seed=3)
+_with_zero = _normal(8, 3, seed=5)
 _with_zero[2] = 0
+_sources_3 = np.abs(_normal(200, 3, seed=7))
+_swapped = np.column_stack([_LECTURE.sources[:, 1], _LECTURE.sources[:, 0], _LECTURE.sources[:, 0]])
+_z = _tensor(5, 8, seed=2)
+
+UNMIX = Exercise(
+    reference=unmix,
+    cases=(("the lecture's data and mixing", (_LECTURE.data, _LECTURE.mixing)),
+           ("3 sources, a random mixing", (_sources_3 @ _normal(3, 3, seed=8), _normal(3, 3, seed=8))),
+           ("a mixing that is not symmetric", (_LECTURE.sources @ np.array([[1.0, 2.0], [0.0, 1.0]]),
+                                                np.array([[1.0, 2.0], [0.0, 1.0]])))),
+    mistakes=(
+        Mistake(lambda data, mixing: data @ mixing,
+                "you multiplied by the mixing matrix, which mixes again: multiply by its inverse."),
+        Mistake(lambda data, mixing: data @ np.linalg.inv(mixing).T,
+                "the inverse is transposed: data = sources @ mixing, so sources = data @ inv(mixing)."),
+        Mistake(lambda data, mixing: np.linalg.inv(mixing) @ data.T,
+                "this is (n_sources, n_samples): rows are samples, so multiply from the right, "
+                "data @ inv(mixing)."),
+    ),
+)
+
+PEARSON_R = Exercise(
+    reference=pearson_r,
+    cases=(("the lecture's two sources", (_LECTURE.sources[:, 0], _LECTURE.sources[:, 1])),
+           ("a variable and its negative plus an offset", (_LECTURE.data[:, 0], 5 - 2 * _LECTURE.data[:, 0])),
+           ("two noisy copies", (_normal(100, seed=1), _normal(100, seed=1) + 0.5 * _normal(100, seed=2)))),
+    mistakes=(
+        Mistake(lambda a, b: a @ b / (np.linalg.norm(a) * np.linalg.norm(b)),
+                "you forgot to subtract the means: that is the cosine of the raw vectors, not r."),
+        Mistake(lambda a, b: np.mean((a - a.mean()) * (b - b.mean())),
+                "that is the covariance: divide it by the two standard deviations."),
+        Mistake(lambda a, b: np.mean((a - a.mean()) * (b - b.mean())) / (a.std(ddof=1) * b.std(ddof=1)),
+                "the covariance and the standard deviations use different denominators (n and n − 1): "
+                "use the same in both."),
+    ),
+)
+
+SAE_FORWARD = Exercise(
+    reference=sae_forward,
+    cases=(("2 inputs, 20 latents, 10 samples", (_tensor(10, 2, seed=0), *_sae_weights(2, 20, seed=1))),
+           ("one sample", (_tensor(1, 2, seed=5), *_sae_weights(2, 20, seed=6))),
+           ("5 inputs, 3 latents", (_tensor(7, 5, seed=9), *_sae_weights(5, 3, seed=10)))),
+    mistakes=(
+        Mistake(lambda x, W_enc, b_enc, W_dec, b_dec: ((r := torch.relu(x @ W_enc.T + b_enc)) @ W_dec.T + b_dec, r),
+                "that is a ReLU: the lecture's SAE uses GELU (torch.nn.functional.gelu)."),
+        Mistake(lambda x, W_enc, b_enc, W_dec, b_dec: (F.gelu((g := F.gelu(x @ W_enc.T + b_enc)) @ W_dec.T + b_dec), g),
+                "the decoder is linear: apply GELU to the latents only, not to the reconstruction."),
+        Mistake(lambda x, W_enc, b_enc, W_dec, b_dec: ((g := F.gelu(x @ W_enc.T)) @ W_dec.T, g),
+                "the biases are missing: the encoder adds b_enc before GELU, the decoder adds b_dec."),
+        Mistake(lambda x, W_enc, b_enc, W_dec, b_dec: ((g := F.gelu(x @ W_enc.T + b_enc)) @ W_dec.T, g),
+                "the decoder's bias b_dec is missing."),
+    ),
+)
+
+L1_PENALTY = Exercise(
+    reference=l1_penalty,
+    cases=(("10 samples, 20 latents", (_tensor(10, 20, seed=0),)),
+           ("one sample", (_tensor(1, 20, seed=1),)),
+           ("all latents negative", (-_tensor(4, 3, seed=2).abs(),))),
+    mistakes=(
+        Mistake(lambda latents: latents.mean(), "take the absolute value first: negative latents cost too."),
+        Mistake(lambda latents: latents.abs().sum(),
+                "you summed: the lecture takes the mean over samples and latents."),
+        Mistake(lambda latents: latents.abs().mean(dim=0),
+                "you averaged over samples only; the lecture averages over latents too (one number)."),
+        Mistake(lambda latents: latents.abs().sum(dim=1).mean(),
+                "you summed over latents and averaged over samples; the lecture averages over both."),
+    ),
+)
+
+DECORRELATION_PENALTY = Exercise(
+    reference=decorrelation_penalty,
+    cases=(("10 samples, 20 latents", (_tensor(10, 20, seed=3),)),
+           ("2 samples, 3 latents", (_tensor(2, 3, seed=4),)),
+           ("latents far from 0", (5 + _tensor(30, 4, seed=5),))),
+    mistakes=(
+        Mistake(lambda f: (torch.cov(f.T) ** 2).sum(),
+                "the diagonal (each latent's variance) is in: sum only the covariances between "
+                "different latents."),
+        Mistake(lambda f: ((c := f.T @ f / (len(f) - 1)) ** 2).sum() - (torch.diagonal(c) ** 2).sum(),
+                "subtract each latent's mean over samples first: a covariance is about variation "
+                "around the mean."),
+        Mistake(lambda f: (c := torch.cov(f.T)).sum() - torch.diagonal(c).sum(),
+                "square the covariances before summing: negative ones count too."),
+        Mistake(lambda f: ((c := torch.cov(f.T, correction=0)) ** 2).sum() - (torch.diagonal(c) ** 2).sum(),
+                "the covariance divides by n − 1 (torch.cov's default), not by n."),
+    ),
+)
+
+
+def _no_zero_grad(model, optimizer, x):
+    x_recon, latents = model(x)
+    loss = F.mse_loss(x_recon, x) + model.sparsity_loss(latents)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _mse_only(model, optimizer, x):
+    x_recon, _ = model(x)
+    loss = F.mse_loss(x_recon, x)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _summed_squares(model, optimizer, x):
+    x_recon, latents = model(x)
+    loss = ((x_recon - x) ** 2).sum() + model.sparsity_loss(latents)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+TRAINING_STEP = Exercise(
+    reference=training_step,
+    run=_train_with,
+    cases=(("one step, seed 0", (0, 1)), ("three steps, seed 0", (0, 3)), ("three steps, seed 1", (1, 3))),
+    mistakes=(
+        Mistake(_no_zero_grad, "zero the gradients before backward (optimizer.zero_grad()): otherwise each "
+                               "step adds its gradient to the previous ones."),
+        Mistake(_mse_only, "the loss is the MSE plus the model's sparsity_loss; you left the penalty out."),
+        Mistake(_summed_squares, "you summed the squared errors; the MSE averages them (F.mse_loss)."),
+    ),
+)
+
+_gradient_case = _sae_gradient_case(0)
+DECODER_WEIGHT_GRADIENT = Exercise(
+    reference=decoder_weight_gradient,
+    cases=(("a lecture SAE with 6 latents", _gradient_case),
+           ("one sample", (_gradient_case[0][:1], _gradient_case[1][:1])),
+           ("3 outputs, 4 latents", (_tensor(5, 3, seed=1), _tensor(5, 4, seed=2)))),
+    mistakes=(
+        Mistake(lambda d_recon, latents: latents.T @ d_recon,
+                "this is (h, d): PyTorch stores the decoder's weight as (d, h), so use d_recon.T @ latents."),
+        Mistake(lambda d_recon, latents: d_recon.T @ latents / len(latents),
+                "do not divide by n again: d_recon already carries the MSE's 1/(n d)."),
+    ),
+)
+
+BEST_LATENTS = Exercise(
+    reference=best_latents,
+    cases=(("the lecture's sources, latents that follow them", (_latents_of(_LECTURE.sources, 1), _LECTURE.sources)),
+           ("a latent that follows a source upside down", (-_LECTURE.sources @ np.eye(2, 4), _LECTURE.sources)),
+           ("3 sources, 2 of them copies", (_latents_of(_swapped, 3), _swapped))),
+    mistakes=(
+        Mistake(lambda latents, sources: corr(latents, sources).argmax(axis=0),
+                "use |r|: a latent that follows its source upside down (r = −1) follows it as well."),
+        Mistake(lambda latents, sources: abs_corr(latents, sources).argmax(axis=1),
+                "you took each latent's best source; the task asks for each source's best latent."),
+        Mistake(lambda latents, sources: np.abs((latents - latents.mean(0)).T @ (sources - sources.mean(0))).argmax(0),
+                "that compares covariances, which grow with a latent's scale: use the correlation r."),
+    ),
+)
+
+ONE_TO_ONE_LATENTS = Exercise(
+    reference=one_to_one_latents,
+    cases=(("the lecture's sources, latents that follow them", (_latents_of(_LECTURE.sources, 1), _LECTURE.sources)),
+           ("3 sources, 2 of them copies", (_latents_of(_swapped, 3), _swapped)),
+           ("one latent best for both sources", (np.column_stack([_LECTURE.sources.sum(1), _LECTURE.sources]),
+                                                  _LECTURE.sources))),
+    mistakes=(
+        Mistake(lambda latents, sources: abs_corr(latents, sources).argmax(axis=0),
+                "two sources claimed the same latent: that is the lecture's rule; assign distinct latents "
+                "(scipy.optimize.linear_sum_assignment)."),
+        Mistake(lambda latents, sources: linear_sum_assignment(abs_corr(latents, sources).T)[1],
+                "linear_sum_assignment minimises by default: pass maximize=True to get the largest |r|."),
+    ),
+)
+
+SELECTIVITY = Exercise(
+    reference=selectivity,
+    cases=tuple((label, (latents, sources, match_latents(latents, sources))) for label, latents, sources in [
+        ("the lecture's sources, latents that follow them", _latents_of(_LECTURE.sources, 1), _LECTURE.sources),
+        ("3 sources, 2 of them copies", _latents_of(_swapped, 3), _swapped),
+        ("a latent that follows a source upside down", -_LECTURE.sources @ np.eye(2, 4), _LECTURE.sources)]),
+    mistakes=(
+        Mistake(lambda latents, sources, matches: (r := abs_corr(latents, sources)[matches.latent])[
+                    np.arange(len(r)), np.arange(len(r))] - r.max(axis=1),
+                "the best other source must leave out the matched source itself (you get 0 for a latent "
+                "whose own source is its best)."),
+        Mistake(lambda latents, sources, matches: (r := corr(latents, sources)[matches.latent])[
+                    np.arange(len(r)), np.arange(len(r))] - np.where(np.eye(len(r), dtype=bool), -np.inf, r).max(1),
+                "use |r| for both terms: a latent may follow a source upside down."),
+    ),
+)
+
+ALIGNMENT = Exercise(
+    reference=decoder_alignment,
+    cases=(("the lecture's mixing, 4 decoder directions", (_LECTURE.mixing, _normal(4, 2, seed=1), np.array([2, 0]))),
+           ("a decoder direction along a mixing row, reversed", (_LECTURE.mixing, -3 * _LECTURE.mixing[::-1],
+                                                                 np.array([1, 0]))),
+           ("3 sources in 3 dimensions", (_normal(3, 3, seed=2), _normal(5, 3, seed=3), np.array([4, 1, 1])))),
+    mistakes=(
+        Mistake(lambda mixing, directions, latent: np.abs(abs_cosines(mixing.T, directions)[np.arange(len(mixing)),
+                                                                                             latent]),
+                "a source's direction in data space is its row of the mixing matrix (data = sources @ mixing), "
+                "not its column."),
+        Mistake(lambda mixing, directions, latent: np.abs(np.sum(mixing * directions[latent], axis=1)),
+                "these are dot products, not cosines: divide both directions by their lengths."),
+        Mistake(lambda mixing, directions, latent: np.sum(_unit_rows(mixing) * _unit_rows(directions[latent]), axis=1),
+                "take |cos|: a latent may write its source's direction with the opposite sign."),
+    ),
+)
 
 IMPORTANCE_WEIGHTED_MSE = Exercise(
     reference=importance_weighted_mse,
@@ -138,21 +457,76 @@ IMPORTANCE_WEIGHTED_MSE = Exercise(
     ),
 )
 
+MCC = Exercise(
+    reference=mcc,
+    cases=(("16 true and 40 learned directions in 8 dimensions", (_normal(16, 8, seed=1), _normal(40, 8, seed=2))),
+           ("fewer learned than true directions", (_normal(6, 4, seed=3), _normal(3, 4, seed=4))),
+           ("one learned direction best for several true ones", (np.eye(3), np.array([[1.0, 1.0, 1.0], [1.0, 0, 0],
+                                                                                        [0, 0, -2.0]])))),
+    mistakes=(
+        Mistake(lambda t, u: np.abs(_unit_rows(t) @ _unit_rows(u).T).max(axis=1).mean(),
+                "that is the MMCS: each true direction took its best learned one, repeats allowed; MCC "
+                "matches them one to one (linear_sum_assignment)."),
+        Mistake(lambda t, u: (c := np.abs(_unit_rows(t) @ _unit_rows(u).T))[linear_sum_assignment(c, maximize=True)].mean(),
+                "you averaged over the matched pairs only: divide by the number of true directions, "
+                "so an unmatched one counts 0."),
+        Mistake(lambda t, u: (c := np.abs(_unit_rows(t) @ _unit_rows(u).T))[linear_sum_assignment(c)].sum() / len(t),
+                "linear_sum_assignment minimises by default: pass maximize=True."),
+        Mistake(lambda t, u: (c := _unit_rows(t) @ _unit_rows(u).T)[linear_sum_assignment(c, maximize=True)].sum() / len(t),
+                "take |cos| before matching: a direction and its negative are the same feature."),
+    ),
+)
+
+TOPK = Exercise(
+    reference=topk,
+    cases=(("5 samples, 8 latents, k = 3", (_z, 3)),
+           ("every pre-activation negative, k = 2", (-_z.abs(), 2)),
+           ("k = 1 on one sample", (_z[:1], 1))),
+    mistakes=(
+        Mistake(lambda z, k: torch.zeros_like(z).scatter(-1, z.topk(k, dim=-1).indices, z.topk(k, dim=-1).values),
+                "a kept value that is negative must become 0 too: pass the kept values through a ReLU."),
+        Mistake(lambda z, k: torch.relu(z.topk(k, dim=-1).values),
+                "this is (..., k): put the kept values back at their latents' places in a (..., h) tensor "
+                "of zeros (scatter)."),
+        Mistake(lambda z, k: torch.zeros_like(z).scatter(-1, (-z).topk(k, dim=-1).indices,
+                                                          torch.relu(-(-z).topk(k, dim=-1).values)),
+                "you kept the k smallest values: topk returns the largest."),
+    ),
+)
+
+DECODER_NORM_L1 = Exercise(
+    reference=decoder_norm_l1_penalty,
+    cases=(("the small example", (torch.tensor([[1.0, 0.0], [2.0, 3.0]]), torch.tensor([[3.0, 4.0], [0.0, 2.0]]))),
+           ("20 samples, 6 latents, 4 dimensions", (torch.relu(_tensor(20, 6, seed=1)), _tensor(6, 4, seed=2))),
+           ("negative latents", (-_tensor(3, 6, seed=3).abs(), _tensor(6, 4, seed=4)))),
+    mistakes=(
+        Mistake(lambda latents, directions: latents.abs().mean(),
+                "that is the plain L1: weigh each |latent| by the length of its decoder direction."),
+        Mistake(lambda latents, directions: (latents.abs() * directions.norm(dim=0)).sum(-1).mean(),
+                "the lengths are of the rows of decoder_directions (one per latent): norm(dim=-1), not dim=0."),
+        Mistake(lambda latents, directions: (latents.abs() * directions.norm(dim=-1)).mean(),
+                "sum over the latents, then average over samples: you averaged over both."),
+        Mistake(lambda latents, directions: (latents * directions.norm(dim=-1)).sum(-1).mean(),
+                "take |latent|: a negative latent costs as much as a positive one."),
+    ),
+)
+
+_flipped_cases = (_flipped, -2 * _flipped)
 BEST_COSINES = Exercise(
     reference=best_cosines,
     cases=(
-        ("5 true and 12 learned directions in 4 dimensions", (_directions(5, 4, 1), _directions(12, 4, 2))),
-        ("learned directions that point the opposite way", (_flipped, -2 * _flipped)),
-        ("a learned direction of length 0", (_directions(4, 3, 4), _with_zero)),
+        ("5 true and 12 learned directions in 4 dimensions", (_normal(5, 4, seed=1), _normal(12, 4, seed=2))),
+        ("learned directions that point the opposite way", _flipped_cases),
+        ("a learned direction of length 0", (_normal(4, 3, seed=4), _with_zero)),
     ),
     mistakes=(
-        Mistake(lambda t, u: np.abs(_naive_cosines(t, u)).max(axis=1),
+        Mistake(lambda t, u: np.abs(_unit_rows(t) @ _unit_rows(u).T).max(axis=1),
                 "a learned direction of length 0 gives 0/0 = NaN: score it 0 (it points nowhere)."),
         Mistake(lambda t, u: np.abs(t @ u.T).max(axis=1),
                 "these are dot products, not cosines: divide every direction by its length first."),
-        Mistake(lambda t, u: _naive_cosines(t, u).max(axis=1),
+        Mistake(lambda t, u: (_unit_rows(t) @ _unit_rows(u).T).max(axis=1),
                 "take |cos|: a latent whose direction points the opposite way still finds the feature."),
-        Mistake(lambda t, u: np.abs(_naive_cosines(t, u)).max(axis=0),
+        Mistake(lambda t, u: np.abs(_unit_rows(t) @ _unit_rows(u).T).max(axis=0),
                 "you took each learned direction's best true direction (max over axis 0); the task "
                 "asks for each true direction's best learned one, shape (n_true,)."),
     ),

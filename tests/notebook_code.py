@@ -18,3 +18,17 @@ def definitions(notebook, names, namespace):
     namespace = dict(namespace)
     exec(compile(ast.Module(body=nodes, type_ignores=[]), str(path), "exec"), namespace)
     return {name: namespace[name] for name in names}
+
+
+def solutions(notebook, namespace):
+    """{name: function} defined by the worked solutions of notebooks/`notebook`'s exercises,
+    executed in a copy of `namespace` (the modules their bodies use)."""
+    from tools.nbtools import exercises, read_source
+
+    namespace = dict(namespace)
+    names = []
+    for _, code in exercises(read_source(NOTEBOOKS / notebook)):
+        tree = ast.parse(code)
+        names += [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+        exec(compile(tree, f"{notebook} (solution)", "exec"), namespace)
+    return {name: namespace[name] for name in names}

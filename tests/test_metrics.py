@@ -3,7 +3,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 import torch
 
-from notebook_code import definitions
+from notebook_code import solutions
 from sae_helpers import match_latents
 from sae_helpers.metrics import (
     abs_corr,
@@ -181,8 +181,8 @@ def test_selectivity_needs_two_sources():
         selectivity(one, one, match_latents(one, one))
 
 
-def test_notebook_06_mcc_behaves_like_the_helper():
-    inline = definitions("06_superposition.py", ["mcc"], {"np": np, "linear_sum_assignment": linear_sum_assignment})
+def test_notebook_06_mcc_solution_behaves_like_the_helper():
+    inline = solutions("06_superposition.py", {"np": np, "torch": torch, "linear_sum_assignment": linear_sum_assignment})
     rng = np.random.default_rng(0)
     true = rng.normal(size=(12, 6))
     for learned in [rng.normal(size=(30, 6)), rng.normal(size=(5, 6)), 3 * true[::-1], true[:4]]:

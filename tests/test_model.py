@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from notebook_code import definitions
+from notebook_code import definitions, solutions
 from sae_helpers import SparseAutoencoder
 from sae_helpers.model import SAEBatch, TopK, decoder_norm_l1_penalty, decorrelation_penalty
 
@@ -228,8 +228,8 @@ def test_decoder_norm_l1_by_hand():
     assert single.decoder_norm_l1_loss(latents[0]).item() == pytest.approx(5.25)
 
 
-def test_notebook_06_topk_and_decoder_norm_l1_behave_exactly_like_the_helpers():
-    inline = definitions("06_superposition.py", ["topk", "decoder_norm_l1"], {"torch": torch})
+def test_notebook_06_topk_and_decoder_norm_l1_solutions_behave_exactly_like_the_helpers():
+    inline = solutions("06_superposition.py", {"np": np, "torch": torch})
     generator = torch.Generator().manual_seed(0)
     z = torch.randn(50, 16, generator=generator, requires_grad=True)
     for k in [1, 3, 16]:

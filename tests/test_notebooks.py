@@ -148,7 +148,7 @@ def test_each_exercise_is_a_stub_a_check_a_hint_and_a_solution(source):
     for stub, check_cell, solution in exercise_cells(nb):
         name = re.match(r"def (\w+)\(", stub.source).group(1)
         assert solution.startswith(f"def {name}("), f"the solution must define {name}"
-        assert re.fullmatch(rf"\w+ = check\({name}, [A-Z_]+\)", check_cell.source), check_cell.source
+        assert re.fullmatch(rf"\w+ = check\({name}, [A-Z0-9_]+\)", check_cell.source), check_cell.source
         after = nb.cells[nb.cells.index(check_cell) + 1]
         assert "<summary>Hint</summary>" in after.source and "<summary>Solution</summary>" in after.source
 

@@ -9,7 +9,7 @@ from sae_helpers.toy_model import (
     importance_weighted_mse,
     train_toy_model,
 )
-from tests.notebook_code import definitions
+from notebook_code import definitions
 
 
 def test_importance_weighted_mse_by_hand():

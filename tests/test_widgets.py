@@ -3,12 +3,13 @@ import numpy as np
 import pytest
 import torch
 
-from sae_helpers import SparseAutoencoder, train_sae
+from sae_helpers import SparseAutoencoder, match_latents, train_sae
 from sae_helpers.baselines import random_dictionary, recovery
 from sae_helpers.data import make_lecture_data, make_sparse_sources
 from sae_helpers.widgets import (
     mixing_explorer,
     superposition_explorer,
+    superposition_recovery,
     toy_model_explorer,
     toy_model_recovery,
     training_explorer,
@@ -26,6 +27,19 @@ def test_mixing_explorer_starts_at_the_lecture_matrix_and_follows_its_sliders():
     control(explorer, "a21").value = 0.0
     np.testing.assert_array_equal(explorer.result.mixing, np.eye(2))
     np.testing.assert_array_equal(explorer.result.data, explorer.result.sources)
+
+
+@pytest.mark.parametrize("a11, a12, a21, a22, check", [
+    # the answers notebook 01 gives to its explorer tasks
+    (1.0, -1.0, -0.6, 1.0, lambda mixed: np.corrcoef(mixed.data.T)[0, 1] < -0.95),
+    (1.0, 1.0, 0.6, 0.6, lambda mixed: np.array_equal(mixed.data[:, 0], mixed.data[:, 1])
+     and np.linalg.det(mixed.mixing) == 0),
+])
+def test_mixing_explorer_answers(a11, a12, a21, a22, check):
+    explorer = mixing_explorer()
+    for name, value in zip(["a11", "a12", "a21", "a22"], [a11, a12, a21, a22]):
+        control(explorer, name).value = value
+    assert check(explorer.result)
 
 
 def test_mixing_explorer_sliders_do_not_redraw_while_dragging():
@@ -65,6 +79,33 @@ def test_training_explorer_retrains_with_the_chosen_weight(explorer):
 def test_training_explorer_retrains_with_the_chosen_width(explorer):
     control(explorer, "latents").value = 3
     np.testing.assert_array_equal(explorer.result.mse, direct_run(hidden_dim=3, sparsity_weight=10.0).mse)
+
+
+def best_abs_r(hidden_dim, sparsity_weight):
+    """Best |r| per source of the training explorer's run (seed 0, lecture data, 600 epochs)."""
+    mixed = make_lecture_data()
+    torch.manual_seed(0)
+    model = SparseAutoencoder(2, hidden_dim, sparsity_weight=sparsity_weight)
+    train_sae(model, mixed.data, n_epochs=600, progress=False)
+    with torch.no_grad():
+        latents = model.encode(torch.tensor(mixed.data, dtype=torch.float32)).numpy()
+    return match_latents(latents, mixed.sources).abs_r
+
+
+def test_training_explorer_answers():
+    # the answers notebook 03 gives to its explorer tasks
+    assert best_abs_r(20, 10**-0.25)[1] < 0.99 <= best_abs_r(20, 1.0)[1]
+    assert best_abs_r(20, 0.001)[1] == pytest.approx(0.979, abs=0.002)
+    assert all(best_abs_r(n, 1.0)[0] >= 0.9 for n in (16, 17, 18, 19, 20))
+    assert best_abs_r(15, 1.0)[0] < 0.9 and best_abs_r(13, 1.0)[0] < 0.65 and best_abs_r(11, 1.0)[0] > 0.98
+
+
+def test_superposition_explorer_answers():
+    # the answers notebook 06 gives to its explorer tasks (seed 0, the explorer's defaults)
+    d8, d2 = superposition_recovery(d=8), superposition_recovery(d=2)
+    assert d2["SAE"]["MCC"] > d8["SAE"]["MCC"] and d2["random"]["MCC"] > 0.99 > 0.75 > d8["random"]["MCC"]
+    assert superposition_recovery(p=10**-0.75)["SAE"]["MCC"] >= 0.9 > superposition_recovery(p=10**-0.5)["SAE"]["MCC"]
+    plt.close("all")
 
 
 def test_superposition_explorer_follows_its_sliders():

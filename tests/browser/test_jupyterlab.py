@@ -1,6 +1,8 @@
 """Every notebook in JupyterLab in a real browser (Debian's chromium driven by Playwright):
 run all cells, then check that no cell shows an error, every figure is drawn, every explorer's
-controls are visible, and moving a control redraws the figure it drives.
+controls are visible, and moving a control redraws the figure it drives. And one exercise
+solved as a learner would: the solution typed into the stub's cell, the notebook run, the
+check passed.
 
 Run with `make browser-test`. JupyterLab serves a temporary copy of the notebooks (so nothing
 in the repository is written) on a loopback port with a random token, and is shut down even
@@ -20,6 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from playwright.sync_api import expect, sync_playwright
+
+from tools.nbtools import exercises, read_source
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -127,32 +131,39 @@ def menu(page, name, item):
     page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
 
 
+def open_notebook(page, url, token, notebook):
+    page.goto(f"{url}/lab/tree/{notebook.name}?reset&token={token}")
+    expect(page.locator(".jp-Notebook"), "the notebook panel").to_be_visible(timeout=60_000)
+    expect(page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first,
+           "the kernel to be connected and idle").to_be_visible(timeout=120_000)
+
+
+def run_all(page, notebook):
+    """Clear every output (so that what is checked comes from this run), run all cells, wait."""
+    menu(page, "Edit", "Clear Outputs of All Cells")
+    expect(page.locator(".jp-OutputArea-output"), "cleared outputs").to_have_count(0)
+    menu(page, "Run", "Run All Cells")
+    prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt")
+    n_code = prompts.count()
+
+    def all_ran():
+        texts = prompts.all_inner_texts()
+        return all(t.strip().strip("[]:").isdigit() for t in texts)
+
+    try:
+        wait_for(all_ran, RUN_TIMEOUT_S, f"all {n_code} code cells of {notebook.name} to finish")
+    except TimeoutError as error:
+        raise TimeoutError(f"{error}; prompts: {' '.join(prompts.all_inner_texts())}") from None
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_and_its_explorers_answer_in_jupyterlab(notebook, lab, browser):
     url, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(30_000)
     try:
-        page.goto(f"{url}/lab/tree/{notebook.name}?reset&token={token}")
-        expect(page.locator(".jp-Notebook"), "the notebook panel").to_be_visible(timeout=60_000)
-        expect(page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first,
-               "the kernel to be connected and idle").to_be_visible(timeout=120_000)
-
-        # clear the stored outputs first, so that everything checked below comes from this run
-        menu(page, "Edit", "Clear Outputs of All Cells")
-        expect(page.locator(".jp-OutputArea-output"), "cleared outputs").to_have_count(0)
-        menu(page, "Run", "Run All Cells")
-        prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt")
-        n_code = prompts.count()
-
-        def all_ran():
-            texts = prompts.all_inner_texts()
-            return all(t.strip().strip("[]:").isdigit() for t in texts)
-
-        try:
-            wait_for(all_ran, RUN_TIMEOUT_S, f"all {n_code} code cells of {notebook.name} to finish")
-        except TimeoutError as error:
-            raise TimeoutError(f"{error}; prompts: {' '.join(prompts.all_inner_texts())}") from None
+        open_notebook(page, url, token, notebook)
+        run_all(page, notebook)
 
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         assert errors.count() == 0, f"error or stderr output: {errors.all_inner_texts()[:3]}"
@@ -185,6 +196,34 @@ def test_notebook_runs_and_its_explorers_answer_in_jupyterlab(notebook, lab, bro
     except Exception:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / f"{notebook.stem}-failure.png")
+        raise
+    finally:
+        page.close()
+
+
+def test_a_learner_solves_an_exercise_in_jupyterlab(lab, browser):
+    url, token = lab
+    notebook = next(n for n in NOTEBOOKS if n.stem == "02_defining_the_sae")
+    solution = next(code for _, code in exercises(read_source(notebook.with_suffix(".py")))
+                    if code.startswith("def l1_penalty("))
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    try:
+        open_notebook(page, url, token, notebook)
+        stub = page.locator(".jp-CodeCell", has_text="def l1_penalty(latents):").locator(".cm-content")
+        stub.click()
+        page.keyboard.press("Control+A")  # the cell's text, as a learner replaces the stub
+        page.keyboard.insert_text(solution)
+        expect(stub, "the typed solution").to_contain_text("latents.abs().mean()")
+        run_all(page, notebook)
+        checked = page.locator(".jp-CodeCell", has_text="l1 = check(l1_penalty, L1_PENALTY)")
+        expect(checked.locator(".jp-OutputArea-output"), "the check's verdict").to_contain_text(
+            "✔ l1_penalty is right on all 3 cases")
+        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        assert errors.count() == 0, f"error or stderr output: {errors.all_inner_texts()[:3]}"
+    except Exception:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / "exercise-failure.png")
         raise
     finally:
         page.close()
