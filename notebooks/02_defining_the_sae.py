@@ -232,10 +232,12 @@ assert torch.isclose(model.sparsity_loss(latents), model.sparsity_weight * l1(la
 # %% [markdown]
 # ## Exercise 3: the decorrelation penalty
 #
-# The decorrelation penalty: the 20 × 20 covariance matrix of the latents over the samples,
-# with its diagonal (each latent's variance) left out, squared and summed. Write it without the
-# weight. In: `latents` (n_samples, n_latents). Out: one number. `torch.cov` expects variables
-# in rows.
+# The decorrelation penalty: the covariance matrix of the latents over the samples (n_latents ×
+# n_latents, 20 × 20 here), with its diagonal (each latent's variance) left out, squared and
+# summed. The covariance divides by n − 1, as `torch.cov` and `np.cov` do by default (notebook
+# 01's correlation divided by n; in r the factor cancels, here it does not). Write it without
+# the weight. In: `latents` (n_samples, n_latents). Out: one number. `torch.cov` expects
+# variables in rows.
 
 # %%
 def decorrelation_penalty(latents):

@@ -130,7 +130,7 @@ print(f"|cos| between different true directions: mean {off_diagonal.mean():.2f},
 # to it by direction. MCC here compares directions.)
 #
 # **Exercise 1.** Write the MCC. In: `true_directions` (n_sources, d) and `learned_directions`
-# (n_learned, d), numpy arrays with rows of any length. Out: one number.
+# (n_learned, d), numpy arrays with rows of any nonzero length. Out: one number.
 # `linear_sum_assignment` is imported above.
 
 # %%

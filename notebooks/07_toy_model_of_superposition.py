@@ -129,7 +129,7 @@ weighted_mse = check(importance_weighted_mse, IMPORTANCE_WEIGHTED_MSE)
 # %% [markdown]
 # <details><summary>Hint</summary>
 #
-# Weigh the squared error of each feature by its importance (broadcasting multiplies
+# Weight the squared error of each feature by its importance (broadcasting multiplies
 # `importance`, shape (n_features,), into the last axis), sum over the last axis (features),
 # then average over the next one (samples).
 # </details>
@@ -197,7 +197,10 @@ with torch.no_grad():
 #   dimension each to the two that cost most to lose, as a linear model would.
 # - **p = 0.3:** 4 features as two **antipodal pairs** (cos −1) at right angles. Two features on
 #   opposite sides of one line do not interfere through the ReLU when only one is present: the
-#   other reads a negative value, which the ReLU cuts to 0.
+#   other reads a negative value, which the ReLU cuts to 0. Which feature is dropped differs
+#   between copies (features 3, 2, 1 and 3): training does not always find the best
+#   arrangement, and the copy that drops feature 1, the second most important, ends with the
+#   highest loss of the four.
 # - **p = 0.03:** all 5 features, 72° apart (printed as 70): a **pentagon**. Rarely are two
 #   present at once, so the small interference costs less than dropping a feature.
 
@@ -231,7 +234,8 @@ toy_losses = train_toy_model(toy, n_steps=3000, lr=3e-3, progress=False)
 
 # %% [markdown]
 # One panel per probability: each feature's column length, feature 0 at the top, coloured by
-# how much it shares its direction with the other features, Σⱼ≠ᵢ (Ŵᵢ · Wⱼ)² (dark: a dimension
+# how much it shares its direction with the other features, Σⱼ≠ᵢ (Ŵᵢ · Wⱼ)², with Ŵᵢ column i
+# scaled to length 1 (dark: a dimension
 # of its own; yellow: shared; the colour of a dropped feature's short bar means nothing). The
 # dotted line is the 0.5 that counts a feature as represented.
 
@@ -297,7 +301,7 @@ hidden = toy.sources(instance, n_samples=20_000, seed=1)
 keep = toy_represented[instance].numpy()
 truth = dataclasses.replace(hidden, activations=hidden.activations[:, keep], directions=hidden.directions[keep])
 print(f"hidden activations {hidden.data.shape}, {keep.sum()} represented features, "
-      f"{(hidden.activations > 0).sum(axis=1).mean():.2f} present per sample")
+      f"{(truth.activations > 0).sum(axis=1).mean():.2f} of them present per sample")
 
 # %% [markdown]
 # Two SAEs of notebook 06, each with 80 latents (two per feature) and 3 seeds: ReLU with the
@@ -337,22 +341,28 @@ for name, runs in results.items():
           f"   {np.median([r['FVU'] for r in runs]):12.1f}")
 
 # %% [markdown]
-# Both SAEs find the network's feature directions far above chance (about 0.74 for 80 random
-# directions: in 10 dimensions, a random direction is rarely far from some feature), and so
-# does sparse dictionary learning; the untrained SAE scores like a random dictionary. PCA and
-# FastICA score near their chance level (random 10): with 10 directions for 38 features they
-# cannot pass 10/38 = 0.26. The ReLU SAE's FVU of about 0.1, above the TopK SAE's and sparse
-# coding's, is its penalty's price (it shrinks the latents; notebook 09 measures that). Rows
-# with a range ran 3 seeds; L0 and FVU are printed coarsely because the minibatch runs differ
-# in their second decimal from one CPU to another.
+# Both SAEs find the network's feature directions far above chance, and so does sparse
+# dictionary learning; the untrained SAE scores like a random dictionary. Chance is high
+# (about 0.74 for 80 random directions) because 80 directions in 10 dimensions leave no feature
+# far from one of them. PCA scores at its chance level (random 10). FastICA does better than
+# that, but with 10 directions for 38 features it cannot pass 10/38 = 0.26. Rows with a range
+# ran 3 seeds; L0 and FVU are printed coarsely because the minibatch runs differ in their second
+# decimal from one CPU to another.
+#
+# Directions are not the whole story (notebook 06): both SAEs leave about a tenth of the
+# variance unexplained, where sparse coding leaves about 1 %, and the ReLU SAE's codes are less
+# sparse than the truth (L0 about 4 against 1.14 represented features present per sample).
 
 # %%
 chance_80 = mcc["random 80"].max()
 assert (mcc["ReLU SAE"] > 0.98).all() and (mcc["TopK SAE"] > 0.9).all()
 assert (mcc["TopK SAE"] > chance_80 + 0.15).all() and mcc["untrained SAE"][0] < chance_80 + 0.05
 assert mcc["sparse coding (80)"][0] > 0.98
-assert (abs(mcc["PCA (10)"][0] - mcc["random 10"]) < 0.1).all() and (mcc["FastICA (10)"] < 10 / 38).all()
-assert 0.1 < results["ReLU SAE"][0]["FVU"] < 0.2 and results["sparse coding (80)"][0]["FVU"] < 0.05
+assert (abs(mcc["PCA (10)"][0] - mcc["random 10"]) < 0.03).all()
+assert (mcc["FastICA (10)"] > mcc["random 10"].max() + 0.03).all() and (mcc["FastICA (10)"] < 10 / 38).all()
+for name in ["ReLU SAE", "TopK SAE"]:
+    assert all(0.05 < r["FVU"] < 0.2 for r in results[name]) and results["sparse coding (80)"][0]["FVU"] < 0.02
+assert all(r["L0"] > 3 * 1.14 for r in results["ReLU SAE"])
 
 # %% [markdown]
 # ## Exercise 2: which features did the SAE find?
@@ -362,8 +372,8 @@ assert 0.1 < results["ReLU SAE"][0]["FVU"] < 0.2 and results["sparse coding (80)
 #
 # Write `best_cosines`. In: `true_directions` (n_true, d) and `learned_directions`
 # (n_learned, d), numpy arrays, rows of any length. Out: (n_true,), for each true direction the
-# largest |cos| with any learned direction. A learned direction of length 0 (a dead latent's
-# decoder row can be) points nowhere and scores 0.
+# largest |cos| with any learned direction. A learned direction of length 0 points nowhere and
+# scores 0.
 
 # %%
 def best_cosines(true_directions, learned_directions):
@@ -380,7 +390,7 @@ feature_scores = check(best_cosines, BEST_COSINES)
 # <details><summary>Hint</summary>
 #
 # Divide each row by its length (`np.linalg.norm(..., axis=1, keepdims=True)`), with
-# `np.divide(..., where=norms > 0)` to leave zero rows at 0. Then one matrix product gives all
+# `np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)` to leave zero rows at 0. Then one matrix product gives all
 # the cosines (n_true, n_learned); take the absolute value and the maximum over axis 1.
 # </details>
 #
@@ -411,7 +421,7 @@ plot_feature_recovery(per_feature, keep, chance=np.median(random_scores), title=
 plt.show()
 
 # %% [markdown]
-# For each method: its lowest score on a represented feature, and its highest on a dropped one,
+# For each SAE: its lowest score on a represented feature, and its highest on a dropped one,
 # next to the range random dictionaries reach on any feature.
 
 # %%
@@ -421,8 +431,9 @@ for name in ["ReLU SAE", "TopK SAE"]:
 print(f"random 80 directions, any feature: {random_scores.min():.1f} to {random_scores.max():.1f}")
 
 # %% [markdown]
-# Both SAEs find every represented feature (best |cos| 1.00 for each); sparse coding finds all
-# but one (the figure). The dropped features score no better than random directions do: their columns have
+# Seed 0 of both SAEs finds every represented feature (best |cos| 1.00 for each); sparse coding
+# finds all but one (the figure). The dropped features score within the range that random
+# directions reach on any feature: their columns have
 # length near 0, so they barely move h, and the direction of a column that short is whatever
 # training left behind, not a direction the network uses. An SAE finds what the network
 # represents, not every feature of its input.
@@ -437,7 +448,8 @@ assert (per_feature["sparse coding"][keep] > 0.95).sum() >= keep.sum() - 1
 #
 # The sliders set the feature probability p and the importance decay (importance = decayⁱ) of
 # a 40-feature, 10-dimension toy model; on release it is retrained (one instance), and then a
-# ReLU SAE on its hidden layer (a few seconds in all). Left: the feature norms; right: the
+# ReLU SAE on its hidden layer (a few seconds in all). To redraw that fast it trains 1,500
+# steps instead of 3,000, so its counts can differ by one or two from the figures above. Left: the feature norms; right: the
 # SAE's best |cos| per feature against chance.
 #
 # Tasks:
@@ -451,7 +463,7 @@ assert (per_feature["sparse coding"][keep] > 0.95).sum() >= keep.sum() - 1
 # <details><summary>Answers (seed 0)</summary>
 #
 # 1. At p ≈ 0.56 (12 features). From p ≈ 0.32 to 0.18 the count stays at 20, twice the
-#    dimensions: 10 antipodal pairs, as in the 2-dimensional model at p = 0.3.
+#    dimensions.
 # 2. No: the 10 represented features score 0.6 to 0.85, no better than the random dictionary
 #    (median 0.71 against 0.73). With every feature always present, h is a dense
 #    10-dimensional code; many bases reconstruct it equally well, and a sparsity penalty has
@@ -474,8 +486,9 @@ toy_model_explorer()
 # - An SAE on the hidden layer finds the directions the network chose: MCC above 0.98 on the 38
 #   represented features for 3 seeds of a ReLU SAE (TopK: 0.95 to 1.00), where 80 random
 #   directions reach about 0.74. Seed 0 of each finds every represented feature.
-# - PCA and FastICA, limited to 10 directions, stay at chance. Sparse dictionary learning finds
-#   them too.
+# - PCA and FastICA, limited to 10 directions, can match at most 10 of the 38 features (MCC at
+#   most 0.26): PCA scores at chance, FastICA near that cap. Sparse dictionary learning finds
+#   them all.
 # - Features the network dropped are invisible to any method that reads its hidden layer.
 #
 # Next, in the planned notebook 08: an SAE on a small language model, where the features are

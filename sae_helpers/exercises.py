@@ -446,7 +446,7 @@ IMPORTANCE_WEIGHTED_MSE = Exercise(
         Mistake(lambda x, x_recon, importance: ((x - x_recon) ** 2).sum(-1).mean(-1),
                 "the importance is missing: multiply each feature's squared error by its importance."),
         Mistake(lambda x, x_recon, importance: ((importance * (x - x_recon)) ** 2).sum(-1).mean(-1),
-                "the importance is inside the square, so it counts squared: weigh the squared error, "
+                "the importance is inside the square, so it counts squared: weight the squared error, "
                 "I · (x − x')², not (I · (x − x'))²."),
         Mistake(lambda x, x_recon, importance: (importance * (x - x_recon) ** 2).mean(-1).mean(-1),
                 "you averaged over the features; the loss sums them (a mean divides it by n_features)."),
@@ -501,7 +501,7 @@ DECODER_NORM_L1 = Exercise(
            ("negative latents", (-_tensor(3, 6, seed=3).abs(), _tensor(6, 4, seed=4)))),
     mistakes=(
         Mistake(lambda latents, directions: latents.abs().mean(),
-                "that is the plain L1: weigh each |latent| by the length of its decoder direction."),
+                "that is the plain L1: weight each |latent| by the length of its decoder direction."),
         Mistake(lambda latents, directions: (latents.abs() * directions.norm(dim=0)).sum(-1).mean(),
                 "the lengths are of the rows of decoder_directions (one per latent): norm(dim=-1), not dim=0."),
         Mistake(lambda latents, directions: (latents.abs() * directions.norm(dim=-1)).mean(),
