@@ -17,11 +17,13 @@ lines of random ids that change on every run and that nbval does not compare.
 
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import jupytext
 import nbformat
+from jupyter_client import KernelManager
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
@@ -63,9 +65,15 @@ def solved(nb):
 
 
 def execute(nb, cwd):
-    """Execute `nb` in a fresh kernel running in `cwd`; raises on the first error."""
-    NotebookClient(nb, timeout=600, startup_timeout=120, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(cwd)}}).execute()
+    """Execute `nb` in a fresh kernel running in `cwd`; raises on the first error.
+
+    The kernel talks over Unix sockets in a temporary folder, not over TCP ports on localhost,
+    which another process can take between the moment they are chosen and the kernel binds them.
+    """
+    with tempfile.TemporaryDirectory() as sockets:
+        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
+        NotebookClient(nb, km=kernel, timeout=600, startup_timeout=120, record_timing=False,
+                       resources={"metadata": {"path": str(cwd)}}).execute()
     nb.metadata.pop("widgets", None)
     return nb
 
