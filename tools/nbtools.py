@@ -73,7 +73,7 @@ def execute(nb, cwd):
     with tempfile.TemporaryDirectory() as sockets:
         kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
         NotebookClient(nb, km=kernel, timeout=600, startup_timeout=120, record_timing=False,
-                       resources={"metadata": {"path": str(cwd)}}).execute()
+                       resources={"metadata": {"path": str(cwd)}}).execute(cleanup_kc=True)  # shut it down
     nb.metadata.pop("widgets", None)
     return nb
 
