@@ -11,7 +11,6 @@ Column i of W is the direction feature i is written to in the hidden space: the 
 an SAE trained on h should find. A feature the model drops has a column of length near 0.
 """
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
