@@ -325,14 +325,16 @@ for sae, penalty in saes.values():
 
 # %%
 seeds = range(3)
+sparse_coding = sparse_coding_dictionary(hidden.data, 80, alpha=0.05)  # both reused per feature below
+random_80 = [random_dictionary(hidden.data, 80, seed=seed) for seed in seeds]
 results = {name: [recovery(truth, sae_dictionary(sae, hidden.data, seed)) for seed in seeds]
            for name, (sae, _) in saes.items()}
 results["untrained SAE"] = [recovery(truth, sae_dictionary(SAEBatch(10, 80, seeds=[0], activation=F.relu), hidden.data))]
-results["random 80"] = [recovery(truth, random_dictionary(hidden.data, 80, seed=seed)) for seed in seeds]
+results["random 80"] = [recovery(truth, dictionary) for dictionary in random_80]
 results["random 10"] = [recovery(truth, random_dictionary(hidden.data, 10, seed=seed)) for seed in seeds]
 results["PCA (10)"] = [recovery(truth, pca_dictionary(hidden.data, 10))]
 results["FastICA (10)"] = [recovery(truth, ica_dictionary(hidden.data, 10, seed=seed)) for seed in seeds]
-results["sparse coding (80)"] = [recovery(truth, sparse_coding_dictionary(hidden.data, 80, alpha=0.05))]
+results["sparse coding (80)"] = [recovery(truth, sparse_coding)]
 mcc = {name: np.array([r["MCC"] for r in runs]) for name, runs in results.items()}
 print(f"{'':18}  MCC (3 seeds: range)   L0 (median)   FVU (median)")
 for name, runs in results.items():
@@ -413,10 +415,9 @@ feature_scores = check(best_cosines, BEST_COSINES)
 # %%
 learned = {"ReLU SAE": sae_dictionary(saes["ReLU SAE"][0], hidden.data).directions,
            "TopK SAE": sae_dictionary(saes["TopK SAE"][0], hidden.data).directions,
-           "sparse coding": sparse_coding_dictionary(hidden.data, 80, alpha=0.05).directions}
+           "sparse coding": sparse_coding.directions}
 per_feature = {name: feature_scores(hidden.directions, directions) for name, directions in learned.items()}
-random_scores = np.concatenate([feature_scores(hidden.directions, random_dictionary(hidden.data, 80, seed=s).directions)
-                                for s in range(3)])
+random_scores = np.concatenate([feature_scores(hidden.directions, dictionary.directions) for dictionary in random_80])
 plot_feature_recovery(per_feature, keep, chance=np.median(random_scores), title="Best |cos| per feature, p = 0.03")
 plt.show()
 

@@ -22,9 +22,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sae_helpers.data import check_matrix
 from sae_helpers.metrics import (
     abs_corr,
-    abs_cosines,
     active_fraction,
     dead_latents,
+    decoder_alignment,
     fvu,
     l0,
     match_directions,
@@ -131,11 +131,10 @@ def mixing_recovery(mixed, dictionary, one_to_one=False):
     sample), dead atoms and FVU.
     """
     matches = match_latents(dictionary.codes, mixed.sources, one_to_one=one_to_one)
-    cosines = abs_cosines(mixed.mixing, dictionary.directions)
     return {
         "best_r": matches.abs_r,
         "selectivity": selectivity(dictionary.codes, mixed.sources, matches),
-        "alignment": cosines[np.arange(len(cosines)), matches.latent],
+        "alignment": decoder_alignment(mixed.mixing, dictionary.directions, matches.latent),
         "active": active_fraction(dictionary.codes).sum(),
         "dead": dead_latents(dictionary.codes),
         "FVU": float(fvu(mixed.data, dictionary.x_recon)),

@@ -20,9 +20,17 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
 from sae_helpers.data import make_lecture_data
-from sae_helpers.metrics import abs_corr, abs_cosines, best_cosines, corr, match_latents, mcc, selectivity
+from sae_helpers.metrics import (
+    abs_corr,
+    best_cosines,
+    corr,
+    decoder_alignment,
+    match_latents,
+    mcc,
+    selectivity,
+)
 from sae_helpers.model import SparseAutoencoder, TopK, decoder_norm_l1_penalty, decorrelation_penalty, l1_penalty
-from sae_helpers.toy_model import importance_weighted_mse
+from sae_helpers.toy_model import importance_weighted_mse, sample_features
 
 
 class Mistake(NamedTuple):
@@ -159,12 +167,6 @@ def one_to_one_latents(latents, sources):
     return match_latents(latents, sources, one_to_one=True).latent
 
 
-def decoder_alignment(mixing, decoder_directions, latent_per_source):
-    """|cos| between each source's row of the mixing matrix (n_sources, d) and the decoder
-    direction (rows of (n_latents, d)) of the latent matched to it -> (n_sources,)."""
-    return abs_cosines(mixing, decoder_directions)[np.arange(len(mixing)), latent_per_source]
-
-
 def topk(z, k):
     """TopK(k) as a function: (..., h) -> (..., h)."""
     return TopK(k)(z)
@@ -184,9 +186,7 @@ def _train_with(step, seed, n_steps):
 # --- the cases ---------------------------------------------------------------------------------
 
 def _features(shape, p, seed):
-    generator = torch.Generator().manual_seed(seed)
-    values = torch.rand(shape, generator=generator)
-    return torch.where(torch.rand(shape, generator=generator) < p, values, 0.0)
+    return sample_features(p, shape, torch.Generator().manual_seed(seed))
 
 
 def _normal(*shape, seed):
@@ -317,30 +317,27 @@ DECORRELATION_PENALTY = Exercise(
 )
 
 
-def _no_zero_grad(model, optimizer, x):
+def _step_with(loss_of, zero_grad=True):
+    """A training step like the reference's, with another loss_of(model, x) or no zero_grad:
+    the shape of the mistakes below."""
+    def step(model, optimizer, x):
+        loss = loss_of(model, x)
+        if zero_grad:
+            optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+    return step
+
+
+def _lecture_loss(model, x):
     x_recon, latents = model(x)
-    loss = F.mse_loss(x_recon, x) + model.sparsity_loss(latents)
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+    return F.mse_loss(x_recon, x) + model.sparsity_loss(latents)
 
 
-def _mse_only(model, optimizer, x):
-    x_recon, _ = model(x)
-    loss = F.mse_loss(x_recon, x)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return loss.item()
-
-
-def _summed_squares(model, optimizer, x):
+def _summed_squares_loss(model, x):
     x_recon, latents = model(x)
-    loss = ((x_recon - x) ** 2).sum() + model.sparsity_loss(latents)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+    return ((x_recon - x) ** 2).sum() + model.sparsity_loss(latents)
 
 
 TRAINING_STEP = Exercise(
@@ -348,10 +345,13 @@ TRAINING_STEP = Exercise(
     run=_train_with,
     cases=(("one step, seed 0", (0, 1)), ("three steps, seed 0", (0, 3)), ("three steps, seed 1", (1, 3))),
     mistakes=(
-        Mistake(_no_zero_grad, "zero the gradients before backward (optimizer.zero_grad()): otherwise each "
-                               "step adds its gradient to the previous ones."),
-        Mistake(_mse_only, "the loss is the MSE plus the model's sparsity_loss; you left the penalty out."),
-        Mistake(_summed_squares, "you summed the squared errors; the MSE averages them (F.mse_loss)."),
+        Mistake(_step_with(_lecture_loss, zero_grad=False),
+                "zero the gradients before backward (optimizer.zero_grad()): otherwise each step adds its "
+                "gradient to the previous ones."),
+        Mistake(_step_with(lambda model, x: F.mse_loss(model(x).x_recon, x)),
+                "the loss is the MSE plus the model's sparsity_loss; you left the penalty out."),
+        Mistake(_step_with(_summed_squares_loss),
+                "you summed the squared errors; the MSE averages them (F.mse_loss)."),
     ),
 )
 
@@ -423,8 +423,7 @@ ALIGNMENT = Exercise(
                                                                  np.array([1, 0]))),
            ("3 sources in 3 dimensions", (_normal(3, 3, seed=2), _normal(5, 3, seed=3), np.array([4, 1, 1])))),
     mistakes=(
-        Mistake(lambda mixing, directions, latent: np.abs(abs_cosines(mixing.T, directions)[np.arange(len(mixing)),
-                                                                                             latent]),
+        Mistake(lambda mixing, directions, latent: decoder_alignment(mixing.T, directions, latent),
                 "a source's direction in data space is its row of the mixing matrix (data = sources @ mixing), "
                 "not its column."),
         Mistake(lambda mixing, directions, latent: np.abs(np.sum(mixing * directions[latent], axis=1)),

@@ -138,6 +138,12 @@ def match_directions(true_directions, learned_directions):
     return index, np.where(index >= 0, c[np.arange(len(c)), index], 0.0)
 
 
+def decoder_alignment(true_directions, learned_directions, matched):
+    """(n_sources,) |cos| between each true direction (n_sources, d) and the learned direction
+    (rows of (n_learned, d)) matched to it, `matched` (n_sources,) indices."""
+    return abs_cosines(true_directions, learned_directions)[np.arange(len(matched)), matched]
+
+
 def mcc(true_directions, learned_directions):
     """Mean |cos| of each true direction with its one-to-one matched learned direction."""
     return match_directions(true_directions, learned_directions)[1].mean()

@@ -27,9 +27,18 @@ def importance_weighted_mse(x, x_recon, importance):
     return (importance * (x - x_recon) ** 2).sum(dim=-1).mean(dim=-1)
 
 
+def sample_features(probability, shape, generator=None):
+    """Features of `shape`, each present with `probability` (broadcast against shape), then
+    uniform on [0, 1), else 0."""
+    values = torch.rand(shape, generator=generator)
+    present = torch.rand(shape, generator=generator) < probability
+    return torch.where(present, values, 0.0)
+
+
 def feature_superposition(W):
     """How much each feature shares its direction with the others, Σ_{j≠i} (Ŵᵢ · Wⱼ)², as in
-    Elhage et al.'s figures: 0 for a feature with a dimension of its own (or a dropped one).
+    Elhage et al.'s figures: 0 for a feature with a dimension of its own. (For a dropped
+    feature, whose column is near 0, the number says nothing.)
     W (..., n_hidden, n_features) -> (..., n_features)."""
     unit = W / W.norm(dim=-2, keepdim=True).clamp_min(1e-12)
     overlap = (unit.mT @ W) ** 2  # (..., n_features, n_features): (Ŵᵢ · Wⱼ)²
@@ -72,9 +81,7 @@ class ToyModel(nn.Module):
     def sample(self, n_samples, generator=None):
         """Features (K, n_samples, n_features): present with each instance's probability, then U[0, 1)."""
         shape = (len(self.feature_probability), n_samples, self.n_features)
-        values = torch.rand(shape, generator=generator)
-        present = torch.rand(shape, generator=generator) < self.feature_probability[:, None, None]
-        return torch.where(present, values, 0.0)
+        return sample_features(self.feature_probability[:, None, None], shape, generator)
 
     def feature_norms(self):
         """(K, n_features) length of each feature's column of W."""
