@@ -32,6 +32,7 @@ from sae_helpers.data import make_lecture_data, make_sparse_sources  # noqa: E40
 from sae_helpers.metrics import mcc  # noqa: E402
 from sae_helpers.model import SAEBatch, TopK  # noqa: E402
 from sae_helpers.widgets import (  # noqa: E402
+    dead_latents_explorer,
     mixing_explorer,
     superposition_explorer,
     toy_model_explorer,
@@ -135,13 +136,15 @@ def bench_explorers(quick):
     repeat = 1 if quick else 3
     with contextlib.redirect_stdout(io.StringIO()):  # the first draw also clears its output
         explorers = [training_explorer(make_lecture_data(), n_epochs=20 if quick else 600), mixing_explorer(),
-                     superposition_explorer(n_epochs=3 if quick else 60), toy_model_explorer(n_steps=20 if quick else 1500)]
+                     superposition_explorer(n_epochs=3 if quick else 60), toy_model_explorer(n_steps=20 if quick else 1500),
+                     dead_latents_explorer(n_epochs=2 if quick else 25)]
     plt.close("all")
-    training, mixing, superposition, toy = (explorer.children for explorer in explorers)
+    training, mixing, superposition, toy, dead = (explorer.children for explorer in explorers)
     yield "explorer: retrain + redraw (lecture toy)", redraw_latency(training[0], [0.5, 2.0], repeat), "s"
     yield "explorer: mixing redraw", redraw_latency(mixing[1], [0.2, 0.6], repeat), "s"
     yield "explorer: retrain + redraw (superposition)", redraw_latency(superposition[0], [0.02, 0.05], repeat), "s"
     yield "explorer: retrain + redraw (toy model)", redraw_latency(toy[0], [0.1, 0.01], repeat), "s"
+    yield "explorer: retrain + redraw (dead latents)", redraw_latency(dead[0], [48, 64], repeat), "s"
 
 
 def train_topk(sources, n_steps, batch_size=1024, k=3, width_per_source=2):

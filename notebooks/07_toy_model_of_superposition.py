@@ -492,5 +492,6 @@ toy_model_explorer()
 #   them all.
 # - Features the network dropped are invisible to any method that reads its hidden layer.
 #
-# Next, in the planned notebook 08: an SAE on a small language model, where the features are
-# learned from text. Back to the start: [01 · Mixing latent sources](01_mixing_sources.ipynb).
+# Next: [09 · What goes wrong](09_pathologies.ipynb), the failures of SAE training (dead
+# latents, shrinkage, absorption) measured against the truth. Notebook 08, an SAE on a small
+# language model whose features are learned from text, is planned.

@@ -6,8 +6,9 @@ data = sources @ mixing, so row i of `mixing` is the direction in data space tha
 writes to.
 
 Superposition: `n_sources` sparse sources in `d < n_sources` dimensions. Each source is active
-in a sample with probability p, with a magnitude drawn uniformly from `magnitude`, and writes
-along its own random unit direction: data = activations @ directions.
+in a sample with probability p (its own, if p is one per source; only where its parent is active,
+in a hierarchy), with a magnitude drawn uniformly from `magnitude`, and writes along its own
+random unit direction: data = activations @ directions.
 
 `check_matrix` is the one gate that every public function passes its arrays through.
 """
@@ -101,12 +102,20 @@ class SparseSources:
 
 
 def make_sparse_sources(n_sources=64, d=32, p=0.02, n_samples=50_000, magnitude=(0.5, 1.5),
-                        seed=0):
-    """Sparse sources along random unit directions; expected active sources per sample: n_sources p."""
+                        seed=0, parents=None):
+    """Sparse sources along random unit directions.
+
+    `p`: one probability for every source, or one per source (a firing-rate profile); without
+    a hierarchy, the expected number of active sources per sample is the sum of p.
+    `parents`: None, or one entry per source, the index of its parent or -1 for none: a child is
+    active only on samples where its parent is, and then with its own p (a feature hierarchy, as
+    in SAELens's synthetic data; parents must come before their children).
+    """
     for name, value in [("n_sources", n_sources), ("d", d), ("n_samples", n_samples)]:
         check_positive_int(value, name)
-    if not 0 < p <= 1:
-        raise ValueError(f"p must be a probability in (0, 1]; got {p!r}")
+    p = np.broadcast_to(np.asarray(p, dtype=float), (n_sources,)) if np.ndim(p) == 0 else np.asarray(p, float)
+    if p.shape != (n_sources,) or not ((p > 0) & (p <= 1)).all():
+        raise ValueError(f"p must be a probability in (0, 1], or one per source ({n_sources}); got {p!r}")
     low, high = magnitude
     if not 0 <= low <= high:
         raise ValueError(f"magnitude must be a range (low, high) with 0 <= low <= high; got {magnitude!r}")
@@ -114,5 +123,13 @@ def make_sparse_sources(n_sources=64, d=32, p=0.02, n_samples=50_000, magnitude=
     directions = rng.normal(size=(n_sources, d))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     active = rng.random((n_samples, n_sources)) < p
+    if parents is not None:
+        parents = np.asarray(parents)
+        if (parents.shape != (n_sources,) or parents.dtype.kind not in "iu"
+                or ((parents >= np.arange(n_sources)) | (parents < -1)).any()):
+            raise ValueError(f"parents must give, for each of the {n_sources} sources, -1 or the index of an "
+                             f"earlier source; got {parents!r}")
+        for child in np.flatnonzero(parents >= 0):  # in order, so a grandchild sees its parent's final state
+            active[:, child] &= active[:, parents[child]]
     activations = np.where(active, rng.uniform(low, high, size=active.shape), 0.0)
     return SparseSources(data=activations @ directions, activations=activations, directions=directions)

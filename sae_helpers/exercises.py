@@ -21,6 +21,7 @@ from scipy.optimize import linear_sum_assignment
 
 from sae_helpers.data import make_lecture_data
 from sae_helpers.metrics import (
+    absorption_score,
     abs_corr,
     best_cosines,
     corr,
@@ -29,7 +30,14 @@ from sae_helpers.metrics import (
     mcc,
     selectivity,
 )
-from sae_helpers.model import SparseAutoencoder, TopK, decoder_norm_l1_penalty, decorrelation_penalty, l1_penalty
+from sae_helpers.model import (
+    SparseAutoencoder,
+    TopK,
+    auxk_penalty,
+    decoder_norm_l1_penalty,
+    decorrelation_penalty,
+    l1_penalty,
+)
 from sae_helpers.toy_model import importance_weighted_mse, sample_features
 
 
@@ -528,5 +536,79 @@ BEST_COSINES = Exercise(
         Mistake(lambda t, u: np.abs(_unit_rows(t) @ _unit_rows(u).T).max(axis=0),
                 "you took each learned direction's best true direction (max over axis 0); the task "
                 "asks for each true direction's best learned one, shape (n_true,)."),
+    ),
+)
+
+
+def _auxk_case(shape, shift, seed):
+    """(residual, pre-activations, latents from TopK(2), decoder directions): latents whose
+    pre-activations `shift` pushes down are dead (TopK never picks them)."""
+    *batch, n, h = shape
+    pre = _tensor(*shape, seed=seed) + torch.tensor(shift)
+    return _tensor(*batch, n, 4, seed=seed + 1), pre, TopK(2)(pre), _tensor(*batch, h, 4, seed=seed + 2)
+
+
+def _auxk_with(dead_of=lambda latents, pre: (latents > 0).sum(dim=-2, keepdim=True) == 0, live_compete=False,
+               relu=True, normalise=True, zero_if_none=True):
+    """The AuxK penalty with one step done differently (for the recorded mistakes)."""
+    def penalty(residual, pre, latents, directions, k_aux):
+        dead = dead_of(latents, pre)
+        hidden = pre if live_compete else pre.masked_fill(~dead, float("-inf"))
+        values, indices = hidden.topk(min(k_aux, pre.shape[-1]), dim=-1)
+        aux = torch.zeros_like(pre).scatter(-1, indices, torch.relu(values) if relu else values)
+        error = ((aux @ directions - residual) ** 2).mean(dim=(-2, -1))
+        if normalise:
+            error = error / ((residual - residual.mean(dim=-2, keepdim=True)) ** 2).mean(dim=(-2, -1))
+        return torch.where(dead.any(dim=-1).squeeze(-1), error, 0.0) if zero_if_none else error
+    return penalty
+
+
+_FOUR_DEAD = [3.0, 3.0, 3.0, 3.0, 0.0, 0.0, 0.0, 0.0]  # TopK(2) never picks the last 4
+AUXK = Exercise(
+    reference=auxk_penalty,
+    cases=(("16 samples, 8 latents of which 4 are dead, k_aux = 2", (*_auxk_case((16, 8), _FOUR_DEAD, 1), 2)),
+           ("no latent dead", (*_auxk_case((16, 8), [0.0] * 8, 4), 2)),
+           ("2 instances, k_aux = 6, more than the dead latents", (*_auxk_case((2, 16, 8), _FOUR_DEAD, 7), 6))),
+    mistakes=(
+        Mistake(_auxk_with(dead_of=lambda latents, pre: (pre > 0).sum(dim=-2, keepdim=True) == 0),
+                "a latent is dead when it fires on no sample (its latent is 0 throughout), not when its "
+                "pre-activation is never positive: TopK sets many positive pre-activations to 0."),
+        Mistake(_auxk_with(live_compete=True),
+                "only the dead latents may compete for the k_aux places: set the live latents' "
+                "pre-activations to -inf before topk."),
+        Mistake(_auxk_with(relu=False),
+                "pass the kept pre-activations through a ReLU, as TopK does: a negative one is 0."),
+        Mistake(_auxk_with(normalise=False),
+                "divide the MSE by the residual's variance (mean squared distance from its mean), so "
+                "the loss does not shrink as the main reconstruction improves."),
+        Mistake(_auxk_with(zero_if_none=False),
+                "where no latent is dead there is nothing to train: the penalty is 0."),
+    ),
+)
+
+
+def _bools(*shape, p, seed):
+    return np.random.default_rng(seed).random(shape) < p
+
+
+_parent = _bools(400, 3, p=0.5, seed=1)
+_child = _parent & _bools(400, 3, p=0.4, seed=2)
+_fires = _parent & (_bools(400, 3, p=0.9, seed=3) & ~(_child & _bools(400, 3, p=0.6, seed=4)))
+_never_alone = _fires & _child
+ABSORPTION = Exercise(
+    reference=absorption_score,
+    cases=(("400 samples, 3 parents, some absorbed", (_fires, _parent, _child)),
+           ("a latent that fires whenever its parent is active", (_parent, _parent, _child)),
+           ("a latent that fires only when a child is active too", (_never_alone, _parent, _child))),
+    mistakes=(
+        Mistake(lambda f, p, c: 1 - ((f & p & ~c).sum(0) / (p & ~c).sum(0)) / ((f & p & c).sum(0) / (p & c).sum(0)),
+                "the ratio is upside down: divide the recall with a child by the recall without one."),
+        Mistake(lambda f, p, c: ((f & p & ~c).sum(0) / (p & ~c).sum(0)) - ((f & p & c).sum(0) / (p & c).sum(0)),
+                "that is the difference of the recalls; the score is 1 minus their ratio."),
+        Mistake(lambda f, p, c: 1 - ((f & p & c).sum(0) / (p & c).sum(0)) / ((f & p & ~c).sum(0) / (p & ~c).sum(0)),
+                "where the latent never fires on the parent alone, the score is undefined: return NaN "
+                "(np.where), not what dividing by 0 gives."),
+        Mistake(lambda f, p, c: 1 - ((f & c).sum(0) / c.sum(0)) / ((f & ~c).sum(0) / (~c).sum(0)),
+                "recall counts the samples where the parent is active: restrict both groups to them."),
     ),
 )

@@ -185,3 +185,102 @@ def selectivity(latents, sources, matches):
     own = r[matches.latent, np.arange(r.shape[1])]
     others = np.where(np.eye(r.shape[1], dtype=bool), -np.inf, r[matches.latent]).max(axis=1)
     return own - others
+
+
+def _matched_latents(latents, activations, matched):
+    """latents (n_samples, n_latents) as numpy, and each source's matched latent (n_samples, n_sources)."""
+    latents, activations = _as_numpy(latents, "latents"), _as_numpy(activations, "activations")
+    matched = np.asarray(matched)
+    if len(latents) != len(activations) or matched.shape != (activations.shape[1],):
+        raise ValueError(f"need latents and activations of the same samples, and one matched latent per "
+                         f"source; got shapes {latents.shape}, {activations.shape} and {matched.shape}")
+    return latents, activations, latents[:, matched]
+
+
+class Magnitudes(NamedTuple):
+    """One entry per sample where exactly one source is active."""
+
+    source: np.ndarray  # which source it is
+    true: np.ndarray  # its activation
+    reported: np.ndarray  # its matched latent times that latent's decoder norm
+
+
+def single_source_magnitudes(latents, decoder_directions, activations, matched):
+    """What each source's matched latent reports on the samples where that source is alone.
+
+    latents (n_samples, n_latents), decoder_directions (n_latents, d), activations (n_samples,
+    n_sources), matched (n_sources,): e.g. from `match_directions`.
+    """
+    latents, activations, ours = _matched_latents(latents, activations, matched)
+    norms = np.linalg.norm(_as_numpy(decoder_directions, "decoder_directions"), axis=1)[np.asarray(matched)]
+    sample, source = np.nonzero(((activations > 0).sum(axis=1) == 1)[:, None] & (activations > 0))
+    return Magnitudes(source=source, true=activations[sample, source], reported=ours[sample, source] * norms[source])
+
+
+def shrinkage(latents, decoder_directions, activations, matched):
+    """(n_sources,) the mean of reported / true over each source's `single_source_magnitudes`:
+    1 for a latent that reports its source's magnitude, below 1 for one that shrinks it (NaN for
+    a source never alone)."""
+    m = single_source_magnitudes(latents, decoder_directions, activations, matched)
+    n_sources = len(np.asarray(matched))
+    with np.errstate(invalid="ignore"):
+        return (np.bincount(m.source, m.reported / m.true, minlength=n_sources)
+                / np.bincount(m.source, minlength=n_sources))
+
+
+class FiringScores(NamedTuple):
+    """Does source i's matched latent fire exactly when source i is active? One entry per source."""
+
+    precision: np.ndarray  # of the samples where the latent fires, the fraction with the source active
+    recall: np.ndarray  # of the samples where the source is active, the fraction where the latent fires
+    f1: np.ndarray  # their harmonic mean (0 where both are 0)
+
+
+def firing_scores(latents, activations, matched):
+    """Precision, recall and F1 of each source's matched latent as a detector of that source: it
+    fires when above ACTIVE_THRESHOLD; the source is active when its activation is above 0."""
+    _, activations, ours = _matched_latents(latents, activations, matched)
+    fires, active = ours > ACTIVE_THRESHOLD, activations > 0
+    hits = (fires & active).sum(axis=0)
+    precision = hits / np.maximum(fires.sum(axis=0), 1)
+    recall = hits / np.maximum(active.sum(axis=0), 1)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(recall),
+                   where=precision + recall > 0)
+    return FiringScores(precision=precision, recall=recall, f1=f1)
+
+
+def absorption_score(fires, parent_active, child_active):
+    """1 - (recall with a child active) / (recall with no child active), per column: how much
+    less often a parent's latent fires when one of the parent's children is active too.
+
+    fires, parent_active, child_active: boolean (n_samples, n_parents), whether the parent's
+    latent fires, the parent is active, any of its children is active. NaN where the latent
+    never fires on the parent without a child (it does not detect the parent at all).
+    """
+    fires, parent_active, child_active = (np.asarray(a, dtype=bool) for a in (fires, parent_active, child_active))
+    if not (fires.ndim == 2 and fires.shape == parent_active.shape == child_active.shape):
+        raise ValueError(f"fires, parent_active and child_active must have one shape (n_samples, n_parents); "
+                         f"got {fires.shape}, {parent_active.shape} and {child_active.shape}")
+    with_child, without = parent_active & child_active, parent_active & ~child_active
+    recall_with = (fires & with_child).sum(axis=0) / np.maximum(with_child.sum(axis=0), 1)
+    recall_without = (fires & without).sum(axis=0) / np.maximum(without.sum(axis=0), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(recall_without > 0, 1 - recall_with / recall_without, np.nan)
+
+
+def absorption(latents, activations, matched, parents):
+    """`absorption_score` of every source that has children, in order of source index.
+
+    parents (n_sources,): each source's parent, or -1 (as for `make_sparse_sources`).
+    """
+    _, activations, ours = _matched_latents(latents, activations, matched)
+    parents = np.asarray(parents)
+    if parents.shape != (activations.shape[1],) or ((parents < -1) | (parents >= len(parents))).any():
+        raise ValueError(f"parents must give, for each of the {activations.shape[1]} sources, -1 or the "
+                         f"index of a source; got {parents!r}")
+    having = np.unique(parents[parents >= 0])
+    if len(having) == 0:
+        raise ValueError("no source has a parent: absorption needs a hierarchy")
+    active = activations > 0
+    child_active = np.stack([active[:, parents == p].any(axis=1) for p in having], axis=1)
+    return absorption_score(ours[:, having] > ACTIVE_THRESHOLD, active[:, having], child_active)

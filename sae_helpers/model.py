@@ -3,9 +3,10 @@
     latents = act(x W_enc + b_enc)        x: (n_samples, input_dim)
     x_recon = latents W_dec + b_dec       latents: (n_samples, hidden_dim)
 
-`act` is the lecture's GELU (the default), a ReLU or `TopK`. Each penalty is one plain function
-of the latents (..., n_samples, hidden_dim) (and, for the decoder-norm L1, of the decoder
-directions) that both classes use, times their `sparsity_weight`.
+`act` is the lecture's GELU (the default), a ReLU, `TopK` or `JumpReLU`. Each penalty is one
+plain function of the latents (..., n_samples, hidden_dim) (and, for the decoder-norm L1, of the
+decoder directions; for AuxK, of the residual and the pre-activations) that both classes use,
+times their `sparsity_weight`.
 `SparseAutoencoder` is the lecture's class (nn.Linear layers); `SAEBatch` holds K SAEs of one
 width with a leading instances axis, so a sweep over seeds or sparsity weights trains as one
 tensor program (as ARENA's and Anthropic's toy models train `n_inst` copies at once).
@@ -59,6 +60,102 @@ class TopK(nn.Module):
         return torch.zeros_like(z).scatter(-1, indices, F.relu(values))
 
 
+def auxk_penalty(residual, pre_activations, latents, decoder_directions, k_aux):
+    """AuxK (Gao et al. 2024): the latents dead in this batch (active on none of its samples)
+    get a second chance. Their k_aux largest pre-activations per sample, through a ReLU, must
+    reconstruct the residual x - x_recon that the live latents left; the loss is that MSE over
+    the residual's variance, and 0 where no latent is dead.
+
+    residual (..., n, d), pre_activations and latents (..., n, h), decoder_directions (..., h, d)
+    -> (...). A latent fires where it is above 0 (TopK's unpicked latents are exactly 0).
+    """
+    k_aux = check_positive_int(k_aux, "k_aux")
+    dead = (latents.detach() > 0).sum(dim=-2, keepdim=True) == 0  # (..., 1, h)
+    hidden = pre_activations.masked_fill(~dead, float("-inf"))  # only dead latents compete
+    values, indices = hidden.topk(min(k_aux, hidden.shape[-1]), dim=-1)
+    aux_latents = torch.zeros_like(pre_activations).scatter(-1, indices, F.relu(values))
+    error = ((aux_latents @ decoder_directions - residual) ** 2).mean(dim=(-2, -1))
+    variance = ((residual - residual.mean(dim=-2, keepdim=True)) ** 2).mean(dim=(-2, -1))
+    return torch.where(dead.any(dim=-1).squeeze(-1), error / variance.clamp_min(1e-12), 0.0)
+
+
+def _rectangle(u):
+    """The straight-through estimator's kernel: 1 on (-1/2, 1/2), else 0."""
+    return (u.abs() < 0.5).to(u.dtype)
+
+
+class _JumpReLUFunction(torch.autograd.Function):
+    """z H(z - threshold) (H: the step function). The gradient to z is the usual one; the
+    threshold gets a straight-through estimate, as if H were a ramp of width `bandwidth`
+    (Rajamanoharan et al. 2024, eq. 11). z and threshold of one shape."""
+
+    @staticmethod
+    def forward(ctx, z, threshold, bandwidth):
+        ctx.save_for_backward(z, threshold)
+        ctx.bandwidth = bandwidth
+        return z * (z > threshold)
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, threshold = ctx.saved_tensors
+        kernel = _rectangle((z - threshold) / ctx.bandwidth)
+        return grad * (z > threshold), -(threshold / ctx.bandwidth) * kernel * grad, None
+
+
+class _StepFunction(torch.autograd.Function):
+    """H(z - threshold), whose count is the L0 penalty: no gradient to z, the same estimate for
+    the threshold (eq. 12)."""
+
+    @staticmethod
+    def forward(ctx, z, threshold, bandwidth):
+        ctx.save_for_backward(z, threshold)
+        ctx.bandwidth = bandwidth
+        return (z > threshold).to(z.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, threshold = ctx.saved_tensors
+        return None, -(1 / ctx.bandwidth) * _rectangle((z - threshold) / ctx.bandwidth) * grad, None
+
+
+class JumpReLU(nn.Module):
+    """The activation of JumpReLU SAEs (Rajamanoharan et al. 2024): each latent is its
+    pre-activation z where z exceeds the latent's learned threshold, else 0.
+
+    One threshold per latent (and per instance, with `n_instances` for an SAEBatch), stored as
+    its log so it stays positive, starting at `threshold`. A step has no useful gradient, so
+    the threshold learns through a straight-through estimator of width `bandwidth`. `l0` is the
+    penalty that goes with it (train with penalty="l0"): the number of active latents.
+    """
+
+    def __init__(self, hidden_dim, threshold=0.1, bandwidth=0.05, n_instances=None):
+        super().__init__()
+        shape = (check_positive_int(hidden_dim, "hidden_dim"),)
+        if n_instances is not None:
+            shape = (check_positive_int(n_instances, "n_instances"), 1, *shape)
+        for name, value in [("threshold", threshold), ("bandwidth", bandwidth)]:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+                raise ValueError(f"{name} must be a positive number; got {value!r}")
+        self.log_threshold = nn.Parameter(torch.full(shape, math.log(threshold)))
+        self.bandwidth = bandwidth
+
+    def forward(self, z):
+        return _JumpReLUFunction.apply(z, self.log_threshold.exp().expand_as(z), self.bandwidth)
+
+    def l0(self, z):
+        """Mean over samples of the number of latents above their threshold: (..., n, h) -> (...)."""
+        step = _StepFunction.apply(z, self.log_threshold.exp().expand_as(z), self.bandwidth)
+        return step.sum(dim=-1).mean(dim=-1)
+
+    def instance(self, i):
+        """The thresholds of instance i as a JumpReLU of one SAE."""
+        if self.log_threshold.ndim != 3:
+            raise ValueError("this JumpReLU belongs to one SAE: only one made with n_instances has instances")
+        single = JumpReLU(self.log_threshold.shape[-1], bandwidth=self.bandwidth).to(self.log_threshold)
+        single.log_threshold.data.copy_(self.log_threshold[i, 0])
+        return single
+
+
 class SAEOutput(NamedTuple):
     """What a forward pass returns; unpacks like the lecture's `x_recon, latents` tuple."""
 
@@ -66,7 +163,7 @@ class SAEOutput(NamedTuple):
     latents: torch.Tensor  # (..., n_samples, hidden_dim) the hidden units' activations
 
 
-def _check_settings(hidden_dim, sparsity_weight, activation):
+def _check_settings(hidden_dim, sparsity_weight, activation, n_instances=None):
     if (isinstance(sparsity_weight, bool) or not isinstance(sparsity_weight, numbers.Real)
             or not math.isfinite(sparsity_weight) or sparsity_weight < 0):
         raise ValueError(f"sparsity_weight must be a finite number >= 0; got {sparsity_weight!r}")
@@ -75,11 +172,17 @@ def _check_settings(hidden_dim, sparsity_weight, activation):
                          f"F.relu or TopK(3); got {activation!r}")
     if isinstance(activation, TopK) and activation.k > hidden_dim:
         raise ValueError(f"TopK's k ({activation.k}) is larger than hidden_dim ({hidden_dim})")
+    if isinstance(activation, JumpReLU):
+        shape = (hidden_dim,) if n_instances is None else (n_instances, 1, hidden_dim)
+        if activation.log_threshold.shape != shape:
+            made = f"JumpReLU({hidden_dim}" + ("" if n_instances is None else f", n_instances={n_instances}")
+            raise ValueError(f"this JumpReLU has thresholds of shape {tuple(activation.log_threshold.shape)}, "
+                             f"the model needs {shape}: make it with {made})")
 
 
 class _SAE(nn.Module):
     """What both SAEs share: the input check, forward and the weighted penalties. A subclass
-    defines `encode`, `decode` and `decoder_directions` (..., hidden_dim, input_dim), whose row
+    defines `pre_activations`, `decode` and `decoder_directions` (..., hidden_dim, input_dim), whose row
     j is the direction latent j writes to in data space."""
 
     def check_input(self, x):
@@ -89,6 +192,10 @@ class _SAE(nn.Module):
         if x.dtype != dtype:
             raise ValueError(f"input has dtype {x.dtype} and the model's weights {dtype}: "
                              f"convert one of them, e.g. x.to({dtype})")
+
+    def encode(self, x):
+        """Latents: the activation of the pre-activations."""
+        return self.activation(self.pre_activations(x))
 
     def forward(self, x):
         latents = self.encode(x)
@@ -105,6 +212,19 @@ class _SAE(nn.Module):
     def decoder_norm_l1_loss(self, latents):
         """sparsity_weight * mean over samples of sum_j |latent_j| ||decoder direction j||."""
         return self.sparsity_weight * decoder_norm_l1_penalty(latents, self.decoder_directions)
+
+    def l0_loss(self, x):
+        """sparsity_weight * the mean number of active latents (JumpReLU's own penalty)."""
+        if not isinstance(self.activation, JumpReLU):
+            raise ValueError("the L0 penalty needs a JumpReLU activation (its threshold gets the gradient)")
+        return self.sparsity_weight * self.activation.l0(self.pre_activations(x))
+
+    def auxk_loss(self, x, output, k_aux=32):
+        """sparsity_weight * the AuxK loss of the latents dead in batch x, whose forward pass
+        gave `output`, on the residual x - x_recon."""
+        residual = (x - output.x_recon).detach()  # the aux loss trains the dead latents, not the live ones
+        return self.sparsity_weight * auxk_penalty(residual, self.pre_activations(x), output.latents,
+                                                   self.decoder_directions, k_aux)
 
 
 class SparseAutoencoder(_SAE):
@@ -126,10 +246,10 @@ class SparseAutoencoder(_SAE):
         self.sparsity_weight = sparsity_weight
         self.activation = activation
 
-    def encode(self, x):
-        """(n_samples, input_dim) -> latents (n_samples, hidden_dim)."""
+    def pre_activations(self, x):
+        """(n_samples, input_dim) -> (n_samples, hidden_dim), before the activation."""
         self.check_input(x)
-        return self.activation(self.encoder(x))
+        return self.encoder(x)
 
     def decode(self, latents):
         """(n_samples, hidden_dim) -> reconstruction (n_samples, input_dim)."""
@@ -165,7 +285,8 @@ class SAEBatch(_SAE):
         for seed, weight in zip(seeds, weights):
             with torch.random.fork_rng(devices=[]):  # leaves the caller's random state alone
                 torch.manual_seed(seed)
-                models.append(SparseAutoencoder(input_dim, hidden_dim, weight, activation))
+                models.append(SparseAutoencoder(input_dim, hidden_dim, weight))  # GELU: init only
+        _check_settings(models[0].hidden_dim, weights[0], activation, len(seeds))
         self.input_dim, self.hidden_dim, self.activation = models[0].input_dim, models[0].hidden_dim, activation
         self.W_enc = nn.Parameter(torch.stack([m.encoder.weight.detach().T for m in models]))
         self.b_enc = nn.Parameter(torch.stack([m.encoder.bias.detach() for m in models]))
@@ -173,10 +294,10 @@ class SAEBatch(_SAE):
         self.b_dec = nn.Parameter(torch.stack([m.decoder.bias.detach() for m in models]))
         self.register_buffer("sparsity_weight", torch.tensor(weights, dtype=torch.float32))
 
-    def encode(self, x):
-        """(n_samples, input_dim), shared by all instances -> latents (K, n_samples, hidden_dim)."""
+    def pre_activations(self, x):
+        """(n_samples, input_dim), shared by all instances -> (K, n_samples, hidden_dim)."""
         self.check_input(x)
-        return self.activation(x @ self.W_enc + self.b_enc[:, None])
+        return x @ self.W_enc + self.b_enc[:, None]
 
     def decode(self, latents):
         """(K, n_samples, hidden_dim) -> reconstructions (K, n_samples, input_dim)."""
@@ -190,8 +311,10 @@ class SAEBatch(_SAE):
     def instance(self, i):
         """Instance i as a stand-alone SparseAutoencoder with its weights, dtype and device."""
         with torch.random.fork_rng(devices=[]):  # its initialisation is overwritten below
+            activation = self.activation.instance(i) if isinstance(self.activation, JumpReLU) else self.activation
             model = SparseAutoencoder(self.input_dim, self.hidden_dim, float(self.sparsity_weight[i]),
-                                      self.activation).to(self.W_enc)
-        model.load_state_dict({"encoder.weight": self.W_enc[i].T, "encoder.bias": self.b_enc[i],
+                                      activation).to(self.W_enc)
+        model.load_state_dict({**model.state_dict(),  # a JumpReLU's thresholds are already instance i's
+                               "encoder.weight": self.W_enc[i].T, "encoder.bias": self.b_enc[i],
                                "decoder.weight": self.W_dec[i].T, "decoder.bias": self.b_dec[i]})
         return model

@@ -11,7 +11,8 @@ from sae_helpers.metrics import abs_cosines, corr, match_directions, match_laten
 
 MARKERS = "os^vD"
 PENALTY_LABELS = {"l1": "L1 penalty", "decorrelation": "Decorrelation penalty",
-                  "decoder_norm_l1": "L1 x decoder norm", "none": "No penalty"}
+                  "decoder_norm_l1": "L1 x decoder norm", "l0": "L0 penalty", "auxk": "AuxK loss",
+                  "none": "No penalty"}
 
 
 def _new_axes(ax, figsize):
@@ -68,7 +69,7 @@ def plot_loss_components(history, ax=None, every=20):
     small wiggle at their true sizes. A penalty that is 0 at the start (none) is left out."""
     ax = _new_axes(ax, (6, 3.5))
     epochs = np.arange(0, len(history.mse), every)
-    for values, label, marker in [(history.mse, "MSE", "s-"), (history.penalty_loss, PENALTY_LABELS[history.penalty], "o-")]:
+    for values, label, marker in [(history.mse, "MSE", "s-"), (history.penalty_loss, PENALTY_LABELS.get(history.penalty, history.penalty), "o-")]:
         if values[0] > 0:
             ax.plot(epochs, values[epochs] / values[0], marker, label=label)
     ax.set(xlabel="Epoch", ylabel="Value / value at epoch 1", yscale="log", title="Training loss components")
@@ -284,4 +285,32 @@ def plot_feature_recovery(cosines, represented, chance=None, ax=None, title="Rec
     ax.set(ylim=(0, 1.05), xlabel="Feature (most important first; shaded: dropped by the toy model)",
            ylabel="Best |cos|", title=title)
     ax.legend(fontsize="small", loc="lower left", ncols=len(cosines) + 1)
+    return ax.figure
+
+
+def plot_latent_density(frequencies, ax=None, title="How often each latent fires"):
+    """Firing frequency of every latent, sorted, one line per run ({label: (n_latents,) fractions
+    of samples}); a latent that never fires (dead) is drawn at the bottom, below 1 / n_samples."""
+    ax = _new_axes(ax, (6, 3.5))
+    floor = min(f[f > 0].min() for f in map(np.asarray, frequencies.values()) if (f > 0).any()) / 10
+    for (label, f), marker in zip(frequencies.items(), MARKERS):
+        f = np.sort(np.asarray(f))[::-1]
+        ax.plot(np.maximum(f, floor), marker + "-", markersize=3, label=f"{label} ({(f == 0).sum()} dead)")
+    ax.axhline(floor, color="grey", linewidth=0.8, linestyle=":")
+    ax.set(xlabel="Latent (sorted)", ylabel="Fraction of samples it fires on", yscale="log", title=title)
+    ax.legend(fontsize=8)
+    return ax.figure
+
+
+def plot_magnitudes(points, ax=None, title="What the matched latent reports"):
+    """What each method's matched latents report (latent x decoder norm) against the true
+    magnitude of their source, on samples where that source is the only one active:
+    {label: (true (n,), reported (n,))}. On the diagonal, a latent reports its source faithfully."""
+    ax = _new_axes(ax, (5, 4))
+    for (label, (true, reported)), marker in zip(points.items(), MARKERS):
+        ax.plot(true, reported, marker, markersize=2, alpha=0.4, label=label)
+    top = max(max(np.max(t), np.max(r)) for t, r in points.values())
+    ax.plot([0, top], [0, top], color="black", linewidth=1, label="faithful")
+    ax.set(xlabel="True magnitude", ylabel="Latent x decoder norm", title=title, xlim=(0, top), ylim=(0, top))
+    ax.legend(fontsize=8, markerscale=3)
     return ax.figure

@@ -1,7 +1,7 @@
 """One training function, the lecture's loop: forward, loss, backward, step, log.
 
-The loss is the reconstruction MSE plus the model's own penalty of its latents (`PENALTIES`),
-minimised with Adam through autograd. So `train_sae` trains exactly the model it is given: a
+The loss is the reconstruction MSE plus the model's own penalty (`PENALTIES`, or a function of
+yours with the same signature), minimised with Adam through autograd. So `train_sae` trains exactly the model it is given: a
 subclass with another activation or an overridden penalty, or a frozen parameter, behaves as
 in any PyTorch loop. The default is the lecture's full-batch training (every epoch is one step
 on all samples); `batch_size` switches to shuffled minibatches, whose order `seed` fixes.
@@ -22,11 +22,13 @@ from tqdm.auto import trange
 
 from sae_helpers.data import check_matrix, check_positive_int
 
-PENALTIES = {  # name -> the model's weighted penalty of its latents, () or (n_instances,)
-    "l1": lambda model, latents: model.sparsity_loss(latents),
-    "decorrelation": lambda model, latents: model.decorrelation_loss(latents),
-    "decoder_norm_l1": lambda model, latents: model.decoder_norm_l1_loss(latents),
-    "none": lambda model, latents: latents.new_zeros(latents.shape[:-2]),  # TopK: k sets the sparsity
+PENALTIES = {  # name -> the model's weighted penalty of a batch x and its output, () or (n_instances,)
+    "l1": lambda model, x, out: model.sparsity_loss(out.latents),
+    "decorrelation": lambda model, x, out: model.decorrelation_loss(out.latents),
+    "decoder_norm_l1": lambda model, x, out: model.decoder_norm_l1_loss(out.latents),
+    "l0": lambda model, x, out: model.l0_loss(x),  # JumpReLU: the number of active latents
+    "auxk": lambda model, x, out: model.auxk_loss(x, out),  # TopK: trains the dead latents too
+    "none": lambda model, x, out: out.latents.new_zeros(out.latents.shape[:-2]),  # TopK: k sets the sparsity
 }
 CHECK_EVERY = 50  # epochs between divergence checks (and progress-bar loss updates)
 MAX_GROWTH = 1e4  # a loss this many times its first epoch's has diverged, even if still finite
@@ -42,7 +44,7 @@ class History:
 
     mse: np.ndarray  # reconstruction loss, mean squared error
     penalty_loss: np.ndarray  # the weighted penalty that was added to the MSE
-    penalty: str  # its name, a key of PENALTIES
+    penalty: str  # its name: a key of PENALTIES, or the name of the function that was given
 
     @property
     def total(self):
@@ -84,14 +86,17 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
               device=None, progress=True):
     """Train `model` (SparseAutoencoder or SAEBatch) on `data` (n_samples, input_dim) in place.
 
-    `penalty`: a key of PENALTIES. `device`: None keeps the model where it is; "auto" picks one
+    `penalty`: a key of PENALTIES, or a function penalty(model, batch, output) -> () or
+    (n_instances,) tensor, where output is the model's forward pass on the batch. `device`: None keeps the model where it is; "auto" picks one
     (see `pick_device`). The model is float32 or float64; the data are converted to its dtype.
     Each call starts a fresh Adam optimiser: calling it again continues from the trained
     weights, with Adam's moment estimates reset. Returns a History. Raises ValueError for bad
     data or settings, FloatingPointError if the loss diverges.
     """
-    if penalty not in PENALTIES:
-        raise ValueError(f"unknown penalty {penalty!r}; choose one of {list(PENALTIES)}")
+    if not callable(penalty) and not (isinstance(penalty, str) and penalty in PENALTIES):
+        raise ValueError(f"unknown penalty {penalty!r}; choose one of {list(PENALTIES)} or give a function")
+    penalty_of = penalty if callable(penalty) else PENALTIES[penalty]
+    name = getattr(penalty, "__name__", repr(penalty)) if callable(penalty) else penalty
     data = check_matrix(data, "data", n_cols=model.input_dim)
     n_epochs = check_positive_int(n_epochs, "n_epochs")
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
@@ -116,15 +121,15 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
     n_batches = math.ceil(n_samples / batch_size)
     log = None  # (n_epochs, 2, *loss shape): mse and penalty, filled on the device
 
-    bar = trange(n_epochs, desc=f"training ({penalty})", disable=not progress)
+    bar = trange(n_epochs, desc=f"training ({name})", disable=not progress)
     for epoch in bar:
         # full batch keeps the lecture's sample order; minibatches are reshuffled every epoch
         order = torch.randperm(n_samples, generator=shuffle).to(device) if n_batches > 1 else None
         for start in range(0, n_samples, batch_size):
             batch = x if order is None else x[order[start:start + batch_size]]
-            x_recon, latents = model(batch)
-            mse = ((x_recon - batch) ** 2).mean(dim=(-2, -1))  # () or (n_instances,)
-            penalty_loss = PENALTIES[penalty](model, latents)
+            output = model(batch)
+            mse = ((output.x_recon - batch) ** 2).mean(dim=(-2, -1))  # () or (n_instances,)
+            penalty_loss = penalty_of(model, batch, output)
             optimizer.zero_grad()
             (mse + penalty_loss).sum().backward()
             optimizer.step()
@@ -139,4 +144,4 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
                 mse_now, penalty_now = log[epoch].reshape(2, -1).mean(dim=1).tolist()
                 bar.set_postfix(mse=f"{mse_now:.4f}", penalty=f"{penalty_now:.4f}")
     log = log.cpu().numpy().astype(np.float64)
-    return History(mse=log[:, 0], penalty_loss=log[:, 1], penalty=penalty)
+    return History(mse=log[:, 0], penalty_loss=log[:, 1], penalty=name)

@@ -14,12 +14,13 @@ import torch.nn.functional as F
 
 from sae_helpers.baselines import ica_dictionary, random_dictionary, recovery, sae_dictionary
 from sae_helpers.data import LECTURE_MIXING, make_lecture_data, make_sparse_sources
-from sae_helpers.model import SAEBatch, SparseAutoencoder
-from sae_helpers.metrics import best_cosines
+from sae_helpers.model import SAEBatch, SparseAutoencoder, TopK
+from sae_helpers.metrics import best_cosines, dead_latents
 from sae_helpers.plots import (
     plot_best_latents,
     plot_feature_norms,
     plot_feature_recovery,
+    plot_latent_density,
     plot_loss_components,
     plot_loss_curves,
     plot_method_comparison,
@@ -174,4 +175,40 @@ def toy_model_explorer(n_steps=1500, seed=0):
         p=widgets.FloatLogSlider(value=0.03, base=10, min=-2.5, max=0, step=0.125, description="p",
                                  continuous_update=False),
         importance_decay=_slider(0.95, 0.8, 1.0, 0.01, "decay"),
+    )
+
+
+def dead_latents_recovery(n_latents=64, k=3, auxk=False, n_epochs=25, seed=0):
+    """Train one TopK SAE (with the AuxK loss, weight 1/32, if `auxk`) on notebook 09's 64
+    sources in 32 dimensions (20,000 samples); draw how often each latent fires. Returns
+    {"dead": dead latents, "missed": sources with best |cos| < 0.9, "frequencies": (n_latents,)}.
+    The dead latents explorer's body."""
+    sources = make_sparse_sources(n_sources=64, d=32, p=0.02, n_samples=20_000, seed=0)
+    sae = SAEBatch(32, n_latents, seeds=[seed], sparsity_weight=1 / 32, activation=TopK(k))
+    train_sae(sae, sources.data, n_epochs=n_epochs, lr=3e-3, penalty="auxk" if auxk else "none",
+              batch_size=1024, seed=seed, progress=False)
+    with torch.no_grad():
+        latents = sae(torch.tensor(sources.data, dtype=torch.float32)).latents[0].numpy()
+    directions = sae.decoder_directions[0].detach().numpy()
+    result = {"dead": dead_latents(latents), "frequencies": (latents > 1e-3).mean(axis=0),
+              "missed": int((best_cosines(sources.directions, directions) < 0.9).sum())}
+    label = f"TopK k = {k}, {n_latents} latents" + (" + AuxK" if auxk else "")
+    plot_latent_density({label: result["frequencies"]},
+                        title=f"{result['dead']} dead latents, {result['missed']} of 64 sources missed")
+    return result
+
+
+def dead_latents_explorer(n_epochs=25, seed=0):
+    """Sliders for the number of latents and k, and a switch for AuxK, of
+    `dead_latents_recovery`. `.result` is its return value."""
+
+    def retrain(n_latents, k, auxk):
+        return dead_latents_recovery(n_latents, k, auxk, n_epochs, seed)
+
+    return _explorer(
+        retrain,
+        n_latents=widgets.IntSlider(value=64, min=16, max=192, step=16, description="latents",
+                                    continuous_update=False),
+        k=widgets.IntSlider(value=3, min=1, max=8, description="k", continuous_update=False),
+        auxk=widgets.Checkbox(value=False, description="AuxK"),
     )

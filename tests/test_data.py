@@ -101,3 +101,71 @@ def test_sparse_sources_are_reproducible_by_seed():
 def test_sparse_sources_reject_nonsense_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_sparse_sources(**kwargs)
+
+
+def test_sparse_sources_without_a_hierarchy_are_unchanged_by_seed():
+    # golden values recorded from the version before p could be a profile and parents existed:
+    # the same seed must still give the same arrays
+    sources = make_sparse_sources(8, 4, 0.2, 100, seed=1)
+    assert (sources.activations > 0).sum() == 158
+    assert sources.activations.sum() == pytest.approx(156.23488131673727, rel=1e-12)
+    np.testing.assert_allclose(sources.data[0], [-1.2658057983005242, -0.5844835399622366,
+                                                 -0.45078225166402525, 0.40895048716820487], rtol=1e-12)
+    # a scalar p, the same p once per source, and a hierarchy with no parents are one thing
+    for same in (make_sparse_sources(8, 4, [0.2] * 8, 100, seed=1),
+                 make_sparse_sources(8, 4, 0.2, 100, seed=1, parents=[-1] * 8)):
+        np.testing.assert_array_equal(same.data, sources.data)
+        np.testing.assert_array_equal(same.activations, sources.activations)
+
+
+def within_binomial_error(rate, p, n, n_sd=5):
+    """An observed rate of n Bernoulli(p) draws lies within n_sd standard deviations of p."""
+    return abs(rate - p) <= n_sd * np.sqrt(p * (1 - p) / n)
+
+
+def test_each_source_fires_at_its_own_rate():
+    p = np.array([0.5, 0.2, 0.05, 0.01, 1.0])
+    n = 40_000
+    active = make_sparse_sources(5, 3, p, n, seed=0).activations > 0
+    rates = active.mean(axis=0)
+    for i in range(5):
+        assert within_binomial_error(rates[i], p[i], n), f"source {i}: rate {rates[i]:.4f}, asked for {p[i]}"
+    assert rates[4] == 1.0
+    assert active.sum(axis=1).mean() == pytest.approx(p.sum(), abs=0.03), "true L0 = the sum of p"
+
+
+def test_a_child_fires_only_with_its_parent_and_then_at_its_own_rate():
+    # 0 -> 1 -> 2 is a chain (2 is a grandchild of 0); 3 is a second child of 0; 4 has no parent
+    p = [0.3, 0.5, 0.4, 0.2, 0.1]
+    n = 40_000
+    active = make_sparse_sources(5, 3, p, n, seed=2, parents=[-1, 0, 1, 0, -1]).activations > 0
+    for child, parent in [(1, 0), (2, 1), (3, 0)]:
+        assert not (active[:, child] & ~active[:, parent]).any(), f"source {child} fired without its parent"
+        given = active[active[:, parent], child].mean()
+        n_parent = active[:, parent].sum()
+        assert within_binomial_error(given, p[child], n_parent), (
+            f"source {child} given its parent: rate {given:.4f}, asked for {p[child]}")
+    assert not (active[:, 2] & ~active[:, 0]).any(), "a grandchild fires only where its grandparent does"
+    # unconditional rates: the chain multiplies, a source with no parent keeps its own p
+    for i, expected in enumerate([0.3, 0.3 * 0.5, 0.3 * 0.5 * 0.4, 0.3 * 0.2, 0.1]):
+        assert within_binomial_error(active[:, i].mean(), expected, n), f"source {i}"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"p": [0.1, 0.2]}, r"p must be a probability in \(0, 1\], or one per source \(4\)"),
+        ({"p": [0.1, 0.2, 0.0, 0.3]}, "p must be a probability"),
+        ({"p": [0.1, 0.2, 1.5, 0.3]}, "p must be a probability"),
+        ({"p": float("nan")}, "p must be a probability"),
+        ({"parents": [-1, 0, 1]}, "parents must give, for each of the 4 sources, -1 or the index of an earlier"),
+        ({"parents": [-1, 1, 0, 0]}, "parents must give"),  # source 1 its own parent
+        ({"parents": [-1, 2, -1, 0]}, "parents must give"),  # a parent after its child
+        ({"parents": [0, -1, -1, -1]}, "parents must give"),
+        ({"parents": [-1, -2, 0, 0]}, "parents must give"),  # below -1
+        ({"parents": [-1, 0.5, 0, 0]}, "parents must give"),  # not an index
+    ],
+)
+def test_bad_profiles_and_hierarchies_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_sparse_sources(n_sources=4, d=2, n_samples=10, **kwargs)

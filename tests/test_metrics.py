@@ -8,16 +8,20 @@ from sae_helpers import match_latents
 from sae_helpers.metrics import (
     abs_corr,
     abs_cosines,
+    absorption,
+    absorption_score,
     active_fraction,
     best_cosines,
     corr,
     dead_latents,
+    firing_scores,
     fvu,
     l0,
     match_directions,
     mcc,
     mmcs,
     selectivity,
+    shrinkage,
 )
 
 SOURCES = np.random.default_rng(0).normal(size=(200, 2))
@@ -187,3 +191,138 @@ def test_notebook_06_mcc_solution_behaves_like_the_helper():
     true = rng.normal(size=(12, 6))
     for learned in [rng.normal(size=(30, 6)), rng.normal(size=(5, 6)), 3 * true[::-1], true[:4]]:
         assert inline["mcc"](true, learned) == pytest.approx(mcc(true, learned), rel=1e-12)
+
+
+def test_shrinkage_by_hand():
+    # 3 sources matched to latents 2, 0, 1; decoder rows of norm 2, 1 and 5
+    decoder = np.array([[0.0, 2.0], [1.0, 0.0], [3.0, 4.0]])
+    activations = np.array([
+        [1.0, 0.0, 0.0],  # source 0 alone
+        [2.0, 0.0, 0.0],  # source 0 alone
+        [1.0, 1.0, 1.0],  # all three: no source is alone, left out
+        [0.0, 0.5, 0.0],  # source 1 alone
+    ])
+    latents = np.array([
+        [0.0, 9.0, 0.1],  # source 0: 0.1 * 5 / 1 = 0.5
+        [0.0, 9.0, 0.3],  # source 0: 0.3 * 5 / 2 = 0.75
+        [9.0, 9.0, 9.0],
+        [0.2, 9.0, 0.0],  # source 1: 0.2 * 2 / 0.5 = 0.8
+    ])
+    # source 0: mean of 0.5 and 0.75; source 1: 0.8; source 2 is never alone: NaN
+    np.testing.assert_allclose(shrinkage(latents, decoder, activations, [2, 0, 1]), [0.625, 0.8, np.nan])
+
+
+def test_a_faithful_latent_has_shrinkage_one():
+    rng = np.random.default_rng(8)
+    activations = rng.uniform(0.5, 1.5, (100, 3)) * (rng.random((100, 3)) < 0.3)
+    decoder = np.diag([2.0, 4.0, 0.5])
+    latents = activations / np.diag(decoder)  # latent times its decoder norm is the activation
+    np.testing.assert_allclose(shrinkage(latents, decoder, activations, [0, 1, 2]), 1)
+
+
+def test_firing_scores_by_hand():
+    activations = np.array([
+        [1.0, 0.0, 0.5],
+        [1.0, 0.3, 0.5],
+        [0.0, 0.7, 0.5],
+        [0.0, 0.0, 0.5],
+        [1.0, 0.0, 0.5],
+    ])
+    latents = np.array([  # matched: source 0 -> latent 1, source 1 -> latent 2, source 2 -> latent 0
+        [0.9, 0.2, 1e-4],
+        [0.9, 0.0, 1e-4],
+        [0.9, 0.4, 0.0],
+        [0.9, 0.0, 0.0],
+        [0.9, 0.3, 0.0],
+    ])
+    scores = firing_scores(latents, activations, [1, 2, 0])
+    # source 0 is active on samples 0, 1, 4; latent 1 fires on 0, 2, 4: 2 hits of 3 either way.
+    # source 1 is active on 1, 2; latent 2 stays at or below 1e-3, so never fires: all 0.
+    # source 2 is always active and latent 0 always fires: all 1.
+    np.testing.assert_allclose(scores.precision, [2 / 3, 0, 1])
+    np.testing.assert_allclose(scores.recall, [2 / 3, 0, 1])
+    np.testing.assert_allclose(scores.f1, [2 / 3, 0, 1])
+
+
+def test_firing_scores_f1_is_the_harmonic_mean():
+    activations = np.array([[1.0], [1.0], [1.0], [1.0], [0.0]])
+    latents = np.array([[1.0], [0.0], [0.0], [0.0], [1.0]])
+    # 1 hit; the latent fires twice (precision 1/2), the source is active 4 times (recall 1/4)
+    scores = firing_scores(latents, activations, [0])
+    np.testing.assert_allclose([scores.precision[0], scores.recall[0]], [1 / 2, 1 / 4])
+    np.testing.assert_allclose(scores.f1, [2 * (1 / 2) * (1 / 4) / (1 / 2 + 1 / 4)])  # 1/3
+
+
+def test_absorption_score_by_hand():
+    t, f = True, False
+    # three parents (columns); samples 6 and 7 have the parent inactive and never count
+    parent = [[t, t, t], [t, t, t], [t, t, t], [t, t, t], [t, t, t], [t, t, t], [f, f, f], [f, f, f]]
+    child = [[t, t, t], [t, t, t], [f, f, f], [f, f, f], [f, f, f], [f, f, f], [t, t, t], [f, f, f]]
+    fires = [
+        [t, t, t],  # with a child
+        [f, t, t],  # with a child
+        [t, f, t],  # alone
+        [t, f, t],  # alone
+        [t, f, t],  # alone
+        [f, f, t],  # alone
+        [t, t, f],
+        [f, t, t],
+    ]
+    # column 0: recall 1/2 with a child, 3/4 alone: 1 - (1/2) / (3/4) = 1/3
+    # column 1: never fires on the parent alone: NaN; column 2: fires on every parent sample: 0
+    np.testing.assert_allclose(absorption_score(fires, parent, child), [1 / 3, np.nan, 0])
+
+
+def test_absorption_by_hand():
+    # source 1 is a child of source 0, source 3 a child of source 2
+    activations = np.array([
+        [1.0, 0.0, 0.8, 0.0],  # 0 alone, 2 alone
+        [1.0, 0.0, 0.0, 0.0],  # 0 alone
+        [1.0, 0.6, 0.0, 0.0],  # 0 with its child
+        [1.0, 0.6, 0.8, 0.9],  # both with their children
+        [0.0, 0.0, 0.8, 0.9],  # 2 with its child
+        [0.0, 0.0, 0.8, 0.0],  # 2 alone
+    ])
+    latents = np.array([  # matched: source 0 -> latent 1, source 2 -> latent 3 (the other two always fire)
+        [0.5, 0.5, 0.5, 0.0],
+        [0.5, 0.5, 0.5, 0.0],
+        [0.5, 0.5, 0.5, 0.0],
+        [0.5, 0.0, 0.5, 0.5],
+        [0.5, 0.0, 0.5, 0.5],
+        [0.5, 0.0, 0.5, 0.0],
+    ])
+    # source 0's latent: recall 1 alone (samples 0, 1), 1/2 with its child (2, 3): 1 - (1/2) / 1 = 1/2
+    # source 2's latent fires only with the child (3, 4), never alone (0, 5): NaN
+    np.testing.assert_allclose(absorption(latents, activations, [1, 0, 3, 2], [-1, 0, -1, 2]), [0.5, np.nan])
+
+
+@pytest.mark.parametrize("parents", [[-1, 0, 0], [-1, 7], [-1, -2]])
+def test_absorption_names_bad_parents(parents):
+    with pytest.raises(ValueError, match="parents must give, for each of the 2 sources"):
+        absorption(np.ones((4, 2)), np.ones((4, 2)), [0, 1], parents)
+
+
+@pytest.mark.parametrize("fires", [np.ones((4, 1), bool), np.ones((4, 2), bool), np.ones(4, bool)])
+def test_absorption_score_needs_one_shape(fires):
+    with pytest.raises(ValueError, match="must have one shape"):
+        absorption_score(fires, np.ones((4, 3), bool), np.ones((4, 3), bool))
+
+
+def test_absorption_needs_a_hierarchy():
+    with pytest.raises(ValueError, match="no source has a parent"):
+        absorption(np.ones((4, 2)), np.ones((4, 2)), [0, 1], [-1, -1])
+
+
+@pytest.mark.parametrize("metric", [
+    lambda latents, activations, matched: shrinkage(latents, np.ones((3, 2)), activations, matched),
+    firing_scores,
+    lambda latents, activations, matched: absorption(latents, activations, matched, [-1, 0]),
+], ids=["shrinkage", "firing_scores", "absorption"])
+@pytest.mark.parametrize("latents, activations, matched", [
+    (np.ones((5, 3)), np.ones((4, 2)), [0, 1]),  # different numbers of samples
+    (np.ones((5, 3)), np.ones((5, 2)), [0, 1, 2]),  # one matched latent per latent, not per source
+    (np.ones((5, 3)), np.ones((5, 2)), [[0, 1]]),
+])
+def test_matched_metrics_reject_mismatched_shapes(metric, latents, activations, matched):
+    with pytest.raises(ValueError, match="need latents and activations of the same samples, and one matched latent"):
+        metric(latents, activations, matched)

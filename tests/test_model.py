@@ -6,7 +6,14 @@ import torch.nn.functional as F
 
 from notebook_code import definitions, solutions
 from sae_helpers import SparseAutoencoder
-from sae_helpers.model import SAEBatch, TopK, decoder_norm_l1_penalty, decorrelation_penalty
+from sae_helpers.model import (
+    JumpReLU,
+    SAEBatch,
+    TopK,
+    auxk_penalty,
+    decoder_norm_l1_penalty,
+    decorrelation_penalty,
+)
 
 
 def test_forward_shapes_and_named_output():
@@ -242,3 +249,182 @@ def test_notebook_06_topk_and_decoder_norm_l1_solutions_behave_exactly_like_the_
     decoder_directions[3] = 100.0
     assert torch.equal(inline["decoder_norm_l1"](latents, decoder_directions),
                        decoder_norm_l1_penalty(latents, decoder_directions))
+
+
+def jump_relu(thresholds, bandwidth=0.2):
+    """A float64 JumpReLU with the given threshold per latent."""
+    activation = JumpReLU(len(thresholds), bandwidth=bandwidth).double()
+    with torch.no_grad():
+        activation.log_threshold.copy_(torch.tensor(thresholds, dtype=torch.float64).log())
+    return activation
+
+
+# latent 0 has threshold 0.5, latent 1 threshold 1.0; with bandwidth 0.2 their straight-through
+# windows are (0.4, 0.6) and (0.9, 1.1). Per latent: two samples inside the window (one on each
+# side of the threshold) and two outside it.
+JUMP_Z = [[0.45, 1.05], [0.55, 0.5], [0.7, 0.95], [0.3, 2.0]]
+
+
+def test_jump_relu_keeps_what_exceeds_the_threshold():
+    z = torch.tensor(JUMP_Z, dtype=torch.float64)
+    np.testing.assert_allclose(jump_relu([0.5, 1.0])(z).detach(), [[0, 1.05], [0.55, 0], [0.7, 0], [0, 2.0]])
+    assert JumpReLU(3, threshold=0.25).log_threshold.exp().detach().tolist() == pytest.approx([0.25] * 3)
+
+
+def test_jump_relu_gradients_are_the_straight_through_estimates_by_hand():
+    activation = jump_relu([0.5, 1.0])
+    z = torch.tensor(JUMP_Z, dtype=torch.float64, requires_grad=True)
+    upstream = torch.tensor([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0]], dtype=torch.float64)
+    (activation(z) * upstream).sum().backward()
+    # to z: the step H(z - t), times the upstream gradient
+    np.testing.assert_allclose(z.grad, [[0, 10], [2, 0], [3, 0], [0, 40]])
+    # to t: -(t / bandwidth) K((z - t) / bandwidth), K = 1 inside the window, summed over samples
+    #   latent 0: -(0.5 / 0.2) (1 + 2) = -7.5;  latent 1: -(1.0 / 0.2) (10 + 30) = -200
+    # to log t: times dt / dlog t = t:  -3.75 and -200
+    np.testing.assert_allclose(activation.log_threshold.grad, [-3.75, -200.0], err_msg=(
+        "did you forget the chain-rule factor t of the log parametrisation, or use the wrong window?"))
+
+
+def test_jump_relu_l0_and_its_gradient_by_hand():
+    activation = jump_relu([0.5, 1.0])
+    z = torch.tensor(JUMP_Z, dtype=torch.float64, requires_grad=True)
+    l0 = activation.l0(z)
+    assert l0.item() == 1.0  # each sample has exactly one latent above its threshold
+    l0.backward()
+    # d/dt of the mean over 4 samples of H(z - t): (1/4) * -(1/0.2) * (2 samples in the window)
+    # = -2.5 for both latents; times t for the log: -1.25 and -2.5
+    np.testing.assert_allclose(activation.log_threshold.grad, [-1.25, -2.5])
+    assert z.grad is None or not z.grad.any(), "the L0 step passes no gradient to z"
+
+
+def test_jump_relu_gradient_to_z_agrees_with_finite_differences():
+    activation = jump_relu([0.5, 1.0])
+    z = torch.tensor(JUMP_Z, dtype=torch.float64, requires_grad=True)  # none within 1e-6 of a threshold
+    assert torch.autograd.gradcheck(activation, (z,))
+
+
+@pytest.mark.parametrize("name", ["threshold", "bandwidth"])
+@pytest.mark.parametrize("value", [0, -0.1, float("nan"), float("inf"), True])
+def test_jump_relu_needs_a_positive_threshold_and_bandwidth(name, value):
+    with pytest.raises(ValueError, match=f"{name} must be a positive number"):
+        JumpReLU(4, **{name: value})
+
+
+@pytest.mark.parametrize(
+    "make_model, message",
+    [
+        (lambda: SAEBatch(2, 4, seeds=[0, 1], activation=JumpReLU(4)),
+         r"shape \(4,\), the model needs \(2, 1, 4\): make it with JumpReLU\(4, n_instances=2\)"),
+        (lambda: SAEBatch(2, 4, seeds=[0, 1], activation=JumpReLU(4, n_instances=3)),
+         r"shape \(3, 1, 4\), the model needs \(2, 1, 4\): make it with JumpReLU\(4, n_instances=2\)"),
+        (lambda: SparseAutoencoder(2, 4, activation=JumpReLU(4, n_instances=2)),
+         r"the model needs \(4,\): make it with JumpReLU\(4\)"),
+        (lambda: SparseAutoencoder(2, 4, activation=JumpReLU(5)), r"the model needs \(4,\)"),
+    ],
+)
+def test_a_jump_relu_of_the_wrong_shape_is_named(make_model, message):
+    with pytest.raises(ValueError, match=message):
+        make_model()
+
+
+def test_a_jump_relu_batch_instance_is_that_instances_model():
+    batch = SAEBatch(3, 6, seeds=[0, 1], sparsity_weight=[1.0, 0.5], activation=JumpReLU(6, n_instances=2))
+    thresholds = torch.tensor([[0.01, 0.02, 0.03, 0.04, 0.05, 0.06], [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]])
+    with torch.no_grad():
+        batch.activation.log_threshold.copy_(thresholds.log()[:, None])
+    x = torch.randn(200, 3)
+    out = batch(x)
+    zs = batch.pre_activations(x)
+    for i in range(2):
+        single = batch.instance(i)
+        torch.testing.assert_close(single.activation.log_threshold.exp(), thresholds[i])
+        torch.testing.assert_close(single(x).latents, out.latents[i])
+        torch.testing.assert_close(single(x).x_recon, out.x_recon[i])
+        torch.testing.assert_close(out.latents[i], zs[i] * (zs[i] > thresholds[i]))
+        torch.testing.assert_close(single.l0_loss(x), batch.l0_loss(x)[i])
+    # the thresholds matter here: the higher ones of instance 1 silence more latents
+    assert (out.latents[0] != 0).sum() > (out.latents[1] != 0).sum() > 0
+
+
+def test_the_l0_loss_needs_a_jump_relu():
+    with pytest.raises(ValueError, match="the L0 penalty needs a JumpReLU activation"):
+        SparseAutoencoder(2, 4, activation=TopK(2)).l0_loss(torch.ones(3, 2))
+
+
+def auxk_case():
+    """2 samples, 3 latents, d = 2. TopK(1) keeps latent 0 on sample 0 and latent 1 on sample 1,
+    so latent 2 is dead; its pre-activations are 0.5 and -0.2."""
+    pre = torch.tensor([[2.0, 1.0, 0.5], [0.5, 3.0, -0.2]], requires_grad=True)
+    directions = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 2.0]])
+    residual = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
+    return residual, pre, TopK(1)(pre), directions
+
+
+def test_auxk_penalty_by_hand():
+    residual, pre, latents, directions = auxk_case()
+    # only dead latent 2 competes; through the ReLU its values are 0.5 and 0, so the aux
+    # reconstruction is [0.5, 1.0] and [0, 0]. Squared errors against the residual: 0.25, 0, 0, 0,
+    # mean 0.0625. The residual's variance: each entry is 0.5 from its column's mean, 0.25.
+    for k_aux in [1, 3]:  # more places than dead latents: the live ones still may not take them
+        assert auxk_penalty(residual, pre, latents, directions, k_aux).item() == pytest.approx(0.25), (
+            f"k_aux={k_aux}: 0.45 means the ReLU was left out; more means live latents competed")
+
+
+def test_auxk_penalty_trains_only_the_dead_latents():
+    residual, pre, latents, directions = auxk_case()
+    auxk_penalty(residual, pre, latents, directions, 1).backward()
+    # d/da of (1/4)[(a - 1)^2 + (2a - 1)^2] / 0.25 at a = 0.5: (1/4)(-1 + 0) / 0.25 = -1;
+    # sample 1's value went through the ReLU at -0.2: no gradient
+    np.testing.assert_allclose(pre.grad, [[0, 0, -1.0], [0, 0, 0]])
+
+
+def test_auxk_penalty_is_zero_when_no_latent_is_dead():
+    residual, pre, _, directions = auxk_case()
+    latents = torch.relu(pre)  # latents 0 and 1 fire; latent 2 fires on sample 0
+    penalty = auxk_penalty(residual, pre, latents, directions, 2)
+    assert penalty.item() == 0
+    penalty.backward()
+    assert torch.equal(pre.grad, torch.zeros_like(pre)), "no dead latent, nothing to train (and no NaN)"
+
+
+@pytest.mark.parametrize("k_aux", [0, -1, 1.5])
+def test_auxk_penalty_needs_a_positive_k_aux(k_aux):
+    residual, pre, latents, directions = auxk_case()
+    with pytest.raises(ValueError, match="k_aux must be a positive integer"):
+        auxk_penalty(residual, pre, latents, directions, k_aux)
+
+
+def test_a_single_jump_relu_has_no_instances():
+    with pytest.raises(ValueError, match="only one made with n_instances has instances"):
+        JumpReLU(4).instance(0)
+
+
+def test_batched_auxk_penalty_is_per_instance():
+    generator = torch.Generator().manual_seed(0)
+    shift = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, -3.0, -3.0, -3.0])  # the last three rarely fire
+    pre = torch.randn(3, 10, 8, generator=generator) + shift
+    latents = TopK(2)(pre)
+    residual = torch.randn(3, 10, 4, generator=generator)
+    directions = torch.randn(3, 8, 4, generator=generator)
+    batched = auxk_penalty(residual, pre, latents, directions, 2)
+    assert batched.shape == (3,) and (batched > 0).all()
+    for i in range(3):
+        torch.testing.assert_close(batched[i], auxk_penalty(residual[i], pre[i], latents[i], directions[i], 2))
+
+
+def test_auxk_loss_is_the_weighted_penalty_on_the_detached_residual():
+    torch.manual_seed(0)
+    model = SparseAutoencoder(4, 8, sparsity_weight=0.5, activation=TopK(1))
+    x = torch.randn(5, 4)
+    output = model(x)
+    loss = model.auxk_loss(x, output, k_aux=2)
+    live = (output.latents > 0).any(dim=0)
+    assert live.sum() <= 5 and loss.item() > 0  # TopK(1) on 5 samples leaves at least 3 latents dead
+    expected = 0.5 * auxk_penalty((x - output.x_recon).detach(), model.pre_activations(x), output.latents,
+                                  model.decoder_directions, 2)
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    # through a residual that was not detached, the decoder bias and the live latents would learn
+    assert model.decoder.bias.grad is None or not model.decoder.bias.grad.any()
+    assert not model.encoder.weight.grad[live].any() and not model.decoder.weight.grad[:, live].any()
+    assert model.encoder.weight.grad[~live].any()

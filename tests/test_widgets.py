@@ -10,6 +10,8 @@ from sae_helpers.widgets import (
     mixing_explorer,
     superposition_explorer,
     superposition_recovery,
+    dead_latents_explorer,
+    dead_latents_recovery,
     toy_model_explorer,
     toy_model_recovery,
     training_explorer,
@@ -144,3 +146,33 @@ def test_toy_model_explorer_answers(p, decay, check):
     result = toy_model_recovery(p, decay)
     assert check(result, result["represented"])
     plt.close("all")
+
+
+def test_dead_latents_explorer_retrains_with_its_controls():
+    explorer = dead_latents_explorer(n_epochs=2)
+    first = explorer.result
+    assert set(first) == {"dead", "missed", "frequencies"} and first["frequencies"].shape == (64,)
+    control(explorer, "latents").value = 32
+    assert explorer.result["frequencies"].shape == (32,)
+    control(explorer, "AuxK").value = True
+    direct = dead_latents_recovery(32, 3, True, n_epochs=2)
+    np.testing.assert_array_equal(explorer.result["frequencies"], direct["frequencies"])
+    plt.close("all")
+
+
+def test_dead_latents_explorer_answers():
+    # the answers notebook 09 gives to its explorer tasks (seed 0, the explorer's settings),
+    # with margins: minibatch training differs a little between CPUs
+    def run(n_latents, k, auxk):
+        result = dead_latents_recovery(n_latents, k, auxk)
+        plt.close("all")
+        return result
+
+    widths = {n: run(n, 3, False) for n in (64, 128, 144)}
+    assert widths[64]["missed"] >= 20 and widths[128]["missed"] <= 4
+    assert widths[144]["missed"] == 0 and widths[144]["dead"] >= 40
+    by_k = {k: run(64, k, False) for k in (1, 3, 4, 6)}
+    assert by_k[1]["dead"] >= 25 and by_k[1]["dead"] > by_k[3]["dead"] > by_k[6]["dead"] and by_k[6]["dead"] <= 3
+    assert by_k[4]["missed"] < min(by_k[3]["missed"], by_k[6]["missed"])
+    narrow = run(48, 3, True)
+    assert narrow["dead"] == 0 and 16 <= narrow["missed"] <= 35
