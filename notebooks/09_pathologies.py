@@ -19,8 +19,8 @@
 #    feature is present.
 #
 # On a real model nobody knows the true features, so a failure is hard to tell from a finding.
-# Here we reuse notebook 06's data, 64 sparse sources in 32 dimensions, where the truth is
-# known. For each failure we cause it, measure it against the truth and a control, apply the
+# Here we use notebook 06's kind of data, 64 sparse sources in 32 dimensions, where the truth
+# is known. For each failure we cause it, measure it against the truth and a control, apply the
 # fix the literature proposes, and measure again, over 3 seeds. In this notebook you will:
 #
 # - write the AuxK loss that brings dead latents back (an exercise with a self-check);
@@ -62,14 +62,17 @@ from sae_helpers.data import make_sparse_sources
 from sae_helpers.exercises import ABSORPTION, AUXK, check
 from sae_helpers.metrics import (
     abs_cosines,
+    active_fraction,
     absorption,
     best_cosines,
     dead_latents,
+    l0,
     match_directions,
+    relative_reconstruction_bias,
     shrinkage,
     single_source_magnitudes,
 )
-from sae_helpers.model import SAEBatch, JumpReLU, TopK
+from sae_helpers.model import JumpReLU, SAEBatch, TopK
 from sae_helpers.plots import plot_latent_density, plot_magnitudes
 from sae_helpers.widgets import dead_latents_explorer
 
@@ -79,17 +82,19 @@ print(f"torch {torch.__version__}, numpy {np.__version__}")
 # %% [markdown]
 # ## The data and the scores
 #
-# As in notebook 06: 64 sources, each active in a sample with probability 0.02 and then with a
-# magnitude uniform in [0.5, 1.5], each writing along its own random unit direction in 32
-# dimensions. 20,000 samples; on average 1.28 sources are active in each.
+# The generator and settings of notebook 06 (here with 20,000 samples): 64 sources, each active
+# in a sample with probability 0.02 and then with a magnitude uniform in [0.5, 1.5], each
+# writing along its own random unit direction in 32 dimensions. On average 1.28 sources are
+# active in a sample.
 #
-# Every SAE below is 3 SAEs (seeds 0, 1, 2) trained side by side in one `SAEBatch`, on
+# Every SAE below is 3 SAEs (seeds 0, 1, 2: the seed sets the initial weights; the data and the
+# order of the minibatches are the same for all) trained side by side in one `SAEBatch`, on
 # minibatches of 1024 samples with Adam (learning rate 0.003) for 40 epochs, about 800 steps,
 # in float64: in float32 a run's last digits depend on the CPU's vector kernels, and over 800
 # steps those differences grow until a seed's count of dead latents changes by one or two.
 # `evaluate` scores each seed against the truth:
 #
-# - **dead**: latents that fire (> 0.001) on no sample;
+# - **dead**: latents that fire (> 0.001, `ACTIVE_THRESHOLD`) on no sample;
 # - **missed**: true directions whose best |cos| with any decoder direction is below 0.9;
 # - **MCC**: the mean |cos| of one-to-one matched pairs (notebook 06).
 
@@ -99,9 +104,15 @@ SEEDS = [0, 1, 2]
 SETTINGS = {"n_epochs": 40, "lr": 3e-3, "batch_size": 1024, "progress": False}
 
 
+def untrained(data, hidden_dim, activation, sparsity_weight=1.0):
+    """3 SAEs (SEEDS) of one width, as initialised, in float64."""
+    return SAEBatch(data.shape[1], hidden_dim, seeds=SEEDS, sparsity_weight=sparsity_weight,
+                    activation=activation).double()
+
+
 def trained(data, hidden_dim, activation, penalty, sparsity_weight=1.0):
-    """3 SAEs (SEEDS) of one width, trained on `data` with `penalty` in float64."""
-    sae = SAEBatch(32, hidden_dim, seeds=SEEDS, sparsity_weight=sparsity_weight, activation=activation).double()
+    """The same SAEs, trained on `data` with `penalty`."""
+    sae = untrained(data, hidden_dim, activation, sparsity_weight)
     train_sae(sae, data, penalty=penalty, **SETTINGS)
     return sae
 
@@ -110,43 +121,55 @@ def evaluate(sae, sources):
     """One dict per seed: its latents and decoder directions, the decoder direction matched to
     each source, and the scores."""
     with torch.no_grad():
-        all_latents = sae(torch.tensor(sources.data)).latents.numpy()
+        x_recon, all_latents = (t.numpy() for t in sae(torch.tensor(sources.data)))
     runs = []
-    for latents, directions in zip(all_latents, sae.decoder_directions.detach().numpy()):
+    for latents, directions, recon in zip(all_latents, sae.decoder_directions.detach().numpy(), x_recon):
         matched, cosines = match_directions(sources.directions, directions)
-        runs.append({"latents": latents, "directions": directions, "matched": matched,
+        runs.append({"latents": latents, "directions": directions, "matched": matched, "x_recon": recon,
                      "dead": dead_latents(latents), "MCC": cosines.mean(),
                      "missed": int((best_cosines(sources.directions, directions) < 0.9).sum())})
     return runs
 
 
-def show(name, runs, scores=("dead", "missed", "MCC"), digits=2):
-    """One line per model: each score for seeds 0, 1, 2, with `digits` decimals (L0 with 1: its
-    second decimal differs between CPUs)."""
-    columns = [f"{score} " + " / ".join(f"{run[score]:.{1 if score == 'L0' else digits}f}" if isinstance(run[score], float)
-                                          else str(run[score]) for run in runs) for score in scores]
+def show(name, runs, scores=("dead", "missed", "MCC"), digits=None):
+    """One line per model: each score for seeds 0, 1, 2; a number with 2 decimals, or as many as
+    `digits` ({score: decimals}) says."""
+    digits = digits or {}
+    def text(value, score):  # round first, so that -0.001 prints as 0.00, not -0.00
+        return f"{round(value, digits.get(score, 2)) + 0.0:.{digits.get(score, 2)}f}" if isinstance(value, float) else str(value)
+
+    columns = [f"{score} " + " / ".join(text(run[score], score) for run in runs) for score in scores]
     print(f"{name:24}" + "   ".join(columns))
 
 
 # %% [markdown]
 # ## 1. Dead latents
 #
-# **The cause.** A TopK SAE (notebook 06) keeps the k largest pre-activations of each sample.
-# A latent that starts out never among the top k gets no gradient: its encoder row and its
-# decoder direction never change, so it never fires. We train TopK SAEs (k = 3) with exactly
-# as many latents as sources (64), and, as a control, with twice as many (128).
+# **The cause.** A TopK SAE (notebook 06) keeps the k largest pre-activations of each sample;
+# every other latent is 0, and so is its gradient. A latent that is never among the top k gets
+# no gradient at all: its weights stay as they are, and it may never fire. We train TopK SAEs
+# (k = 3) with exactly as many latents as sources (64), and, as a control, with twice as many
+# (128).
 
 # %%
 topk_64 = trained(sources.data, 64, TopK(3), penalty="none")
 topk_128 = trained(sources.data, 128, TopK(3), penalty="none")
 
 # %% [markdown]
-# Dead latents, missed sources and MCC, for seeds 0 / 1 / 2:
+# Dead latents, missed sources and MCC, for seeds 0 / 1 / 2, and for the 64-latent SAEs, how
+# many latents were already dead at initialisation (the same seeds, before training) and how
+# many of those are still dead after it:
 
 # %%
 runs = {"TopK, 64 latents": evaluate(topk_64, sources), "TopK, 128 latents": evaluate(topk_128, sources)}
 for name, model_runs in runs.items():
     show(name, model_runs)
+at_start = evaluate(untrained(sources.data, 64, TopK(3)), sources)
+for seed, before, after in zip(SEEDS, at_start, runs["TopK, 64 latents"]):
+    dead_before, dead_after = (set(np.flatnonzero(active_fraction(run["latents"]) == 0)) for run in (before, after))
+    after["died in training"] = len(dead_after - dead_before)
+    print(f"seed {seed}: {len(dead_before)} dead at initialisation, {len(dead_before & dead_after)} of them still dead, "
+          f"{after['died in training']} died during training")
 
 # %% [markdown]
 # Both SAEs have dead latents. With 128 latents they do no harm: they are spare capacity, and
@@ -154,31 +177,41 @@ for name, model_runs in runs.items():
 # chance: 9 to 17 of the 64 latents are dead, and a third to a half of the sources (22 to 34)
 # are missed. A count of dead latents alone does not say which of the two you have; only the
 # truth (here) or the reconstruction error and downstream checks (on a real model) do.
+#
+# Only 1 to 3 latents per seed are dead at initialisation; most of the dead ones (8 to 14 per
+# seed) die during training: once the other latents win all of a latent's samples, it gets no
+# gradient of its own. It comes back only if the others happen to fall below it (two of seed
+# 2's three did).
 
 # %%
 for run in runs["TopK, 128 latents"]:
     assert run["dead"] >= 20 and run["missed"] == 0 and run["MCC"] > 0.99
 for run in runs["TopK, 64 latents"]:
     assert run["dead"] >= 4 and run["missed"] >= 10 and run["MCC"] < 0.92
+    assert run["died in training"] > run["dead"] / 2
 
 # %% [markdown]
 # ## Exercise 1: the AuxK loss
 #
 # The fix of Gao et al. (2024, *Scaling and evaluating sparse autoencoders*) gives dead latents
-# a gradient. After the main TopK pass, the latents that were dead in the batch (that fired on
-# none of its samples) compete on their own: each sample keeps the k_aux largest of their
-# pre-activations (through a ReLU), and these must reconstruct the **residual** e = x − x̂, what
-# the live latents left unexplained. The loss is that squared error over the residual's
-# variance (so it does not vanish as the main reconstruction improves):
+# a gradient. After the main TopK pass, the latents **dead in the batch** (0 on every one of its
+# samples) compete on their own: each sample keeps the k_aux largest of their pre-activations
+# (through a ReLU, as TopK does), and these auxiliary latents must reconstruct the **residual**
+# e = x − x̂, what the live latents left unexplained:
 #
-#     AuxK = mean (ê − e)² / mean (e − mean e)²,   ê = aux_latents @ decoder_directions
+#     ê = aux_latents @ decoder_directions
+#     AuxK = mean over samples and dimensions of (ê − e)²
+#            / mean over samples and dimensions of (e − ē)²,   ē: e's mean over samples
 #
-# and 0 when no latent is dead. Gao et al. use k_aux = 32, weight 1/32 (and call a latent dead
-# after 10 million tokens without firing; here, a batch without firing).
+# The denominator, the residual's variance, keeps the loss from vanishing as the main
+# reconstruction improves. Where no latent is dead, AuxK is 0. Gao et al. call a latent dead
+# after 10 million tokens without firing, use k_aux ≈ half the model's width (512; 256 in their
+# code) and weight 1/32. Here: dead in the batch, k_aux = 32 (half of 64 latents), weight 1/32.
 #
 # Write it. In: `residual` (..., n, d), `pre_activations` and `latents` (..., n, h), the
-# `decoder_directions` (..., h, d), all tensors, and `k_aux`, an int. The leading `...` is an
-# optional instances axis (K SAEs at once). Out: the loss, shape (...).
+# `decoder_directions` (..., h, d), all tensors, and `k_aux`, an int (it may exceed the number
+# of dead latents). The leading `...` is an optional instances axis (K SAEs at once). Out: the
+# loss, shape (...).
 
 # %%
 def auxk_penalty(residual, pre_activations, latents, decoder_directions, k_aux):
@@ -197,8 +230,10 @@ auxk_fn = check(auxk_penalty, AUXK)
 #
 # A latent is dead if it is 0 on every sample: `(latents > 0).sum(dim=-2, keepdim=True) == 0`,
 # shape (..., 1, h). Set the live latents' pre-activations to −inf (`masked_fill`), then use
-# `topk(min(k_aux, h), dim=-1)` and `scatter` as in TopK (notebook 06). `torch.where` returns
-# 0 where `dead.any(dim=-1)` is False.
+# `topk(min(k_aux, h), dim=-1)` and `scatter` as in TopK (notebook 06); ReLU turns a kept −inf
+# into 0. The variance: `((residual - residual.mean(dim=-2, keepdim=True)) ** 2).mean(dim=(-2, -1))`.
+# `torch.where(dead.any(dim=-1).squeeze(-1), loss, 0.0)` gives 0 where no latent is dead, with
+# shape (...).
 # </details>
 #
 # <details><summary>Solution</summary>
@@ -216,21 +251,33 @@ auxk_fn = check(auxk_penalty, AUXK)
 # </details>
 
 # %% [markdown]
-# **The fix.** `penalty="auxk"` adds `sparsity_weight` × this loss to the MSE, computed by
-# `sae_helpers.model.auxk_penalty` (the residual is detached: the auxiliary loss trains the
-# dead latents, not the live ones). First, a check that your function (or the reference) agrees
-# with it on a trained SAE's batch:
+# **The fix.** `penalty="auxk"` adds `sparsity_weight` × this loss to the MSE (for a TopK SAE,
+# whose k sets the sparsity, `sparsity_weight` is the AuxK weight), computed by
+# `sae_helpers.model.auxk_penalty`. The residual is detached: the auxiliary loss trains the
+# dead latents, not the live ones.
+#
+# What would AuxK do for the SAEs already trained without it? On one batch, your function (or
+# the reference, until yours passes), and the number of dead latents whose pre-activation is
+# above 0 on some sample of the batch:
 
 # %%
 x = torch.tensor(sources.data[:1024])
 with torch.no_grad():
     output = topk_64(x)
-    ours = auxk_fn(x - output.x_recon, topk_64.pre_activations(x), output.latents, topk_64.decoder_directions, 32)
-    print("AuxK loss of the 3 trained seeds on one batch:", np.round(ours.numpy(), 1))
-    assert torch.allclose(ours, topk_64.auxk_loss(x, output) / topk_64.sparsity_weight)
+    pre_activations = topk_64.pre_activations(x)
+    late = auxk_fn(x - output.x_recon, pre_activations, output.latents, topk_64.decoder_directions, 32)
+    dead = (output.latents > 0).sum(dim=-2) == 0
+    reachable = (dead & ((pre_activations > 0).sum(dim=-2) > 0)).sum(dim=-1)
+print("AuxK loss per seed:", np.round(late.numpy(), 2), "  dead in the batch:", dead.sum(dim=-1).tolist(),
+      "  of them with a positive pre-activation:", reachable.tolist())
+assert torch.allclose(late, sae_helpers.model.auxk_penalty(x - output.x_recon, pre_activations, output.latents,
+                                                           topk_64.decoder_directions, 32))
 
 # %% [markdown]
-# The same 64-latent SAEs from the same seeds, now with AuxK (weight 1/32):
+# About 1: the auxiliary latents explain none of the residual, since their decoder directions
+# never trained. But every dead latent has a positive pre-activation on some sample of the
+# batch (it is just never in the top 3), so AuxK gives each of them a gradient. The same
+# 64-latent SAEs from the same seeds, now with AuxK (weight 1/32) from the first step:
 
 # %%
 topk_64_auxk = trained(sources.data, 64, TopK(3), penalty="auxk", sparsity_weight=1 / 32)
@@ -240,17 +287,22 @@ for name, model_runs in runs.items():
 
 # %% [markdown]
 # No latent is dead on any seed, and most of the missed sources are found: MCC rises from
-# 0.78–0.85 to 0.95–0.96. The figure shows how often each latent fires (seed 0): without
-# AuxK a tail of latents sits at the bottom, dead; with it every latent fires, nearly all of
-# them on 1 to 5 % of samples, near the rate of a source (2 %).
+# 0.78–0.85 to 0.95–0.96. Missed sources outnumbered dead latents, so dead latents were not the
+# only cause of the misses; yet AuxK, which changes nothing for a latent that fires in the
+# batch, removes most of them.
 
 # %%
 for before, after in zip(runs["TopK, 64 latents"], runs["TopK, 64 latents + AuxK"]):
     assert after["dead"] == 0 and after["missed"] <= before["missed"] - 10
     assert after["MCC"] > before["MCC"] + 0.05
 
+# %% [markdown]
+# How often each latent fires (seed 0). Without AuxK a tail of latents sits at the bottom,
+# dead; with it every latent fires. (With k = 3 of 64 latents, the mean latent fires on
+# 3/64 ≈ 5 % of samples.)
+
 # %%
-plot_latent_density({name: (model_runs[0]["latents"] > 1e-3).mean(axis=0) for name, model_runs in runs.items()},
+plot_latent_density({name: active_fraction(model_runs[0]["latents"]) for name, model_runs in runs.items()},
                     title="How often each latent fires (seed 0)")
 plt.show()
 
@@ -258,85 +310,115 @@ plt.show()
 # ## 2. Shrinkage
 #
 # **The cause.** An L1 penalty charges every unit of a latent's value. So a ReLU SAE trained
-# with it (here with L1 × decoder norm, weight 0.01, 128 latents, as in notebook 06) learns to
-# report *less* than the truth: lowering a latent by a little costs a little reconstruction
-# error and saves penalty. **Shrinkage**, measured on the samples where exactly one source is
-# active: the matched latent times its decoder norm, over the source's true magnitude, averaged
-# (1 is faithful). TopK, whose sparsity comes from k rather than a penalty, is the control.
+# with it (here with L1 × decoder norm, weight 0.01, 128 latents, as in notebook 06, though
+# with 800 steps where 06 trains about 2,000) learns to report *less* than the truth: lowering
+# a latent by a little costs a little reconstruction error and saves penalty. Two measures:
+#
+# - **shrinkage**, on the samples where exactly one source is active: the matched latent times
+#   its decoder norm, over the source's true magnitude, averaged over samples and sources. 1 is
+#   faithful; below 1, the latent reports less, either because it shrinks or because other
+#   latents that fire with it carry part of the value;
+# - **γ**, the relative reconstruction bias (Rajamanoharan et al. 2024, *Gated SAEs*): the
+#   factor that, dividing the whole reconstruction, fits the data best, γ = Σ x̂·x̂ / Σ x̂·x
+#   over all samples. Below 1, the reconstruction as a whole is too short, whichever latents
+#   make it.
+#
+# TopK, whose sparsity comes from k rather than a penalty, is the control.
 
 # %%
 relu = trained(sources.data, 128, F.relu, penalty="decoder_norm_l1", sparsity_weight=0.01)
 
 
+# %% [markdown]
+# `add_shrinkage` adds both, and the L0 (active latents per sample), to each run:
+
 # %%
 def add_shrinkage(model_runs, sources):
-    """Shrinkage (mean over sources) and L0 (active latents per sample) into each run."""
     for run in model_runs:
-        run["shrinkage"] = float(np.nanmean(shrinkage(run["latents"], run["directions"], sources.activations,
-                                                      run["matched"])))
-        run["L0"] = float((run["latents"] > 1e-3).sum(axis=1).mean())
-    return model_runs
+        per_source = shrinkage(run["latents"], run["directions"], sources.activations, run["matched"])
+        run["shrinkage"] = float(np.nanmean(per_source))
+        run["γ"] = float(relative_reconstruction_bias(sources.data, run["x_recon"]))
+        run["L0"] = float(l0(run["latents"]))
 
 
-runs["ReLU + L1, 128"] = add_shrinkage(evaluate(relu, sources), sources)
 add_shrinkage(runs["TopK, 128 latents"], sources)
+runs["ReLU + L1, 128"] = evaluate(relu, sources)
+add_shrinkage(runs["ReLU + L1, 128"], sources)
 true_l0 = (sources.activations > 0).sum(axis=1).mean()
 print(f"true L0: {true_l0:.2f} active sources per sample")
-
-# %%
+SHRINKAGE_SCORES, ONE_DECIMAL_L0 = ("MCC", "shrinkage", "γ", "L0"), {"L0": 1}  # L0's 2nd decimal differs between CPUs
 for name in ["ReLU + L1, 128", "TopK, 128 latents"]:
-    show(name, runs[name], ("MCC", "shrinkage", "L0"))
+    show(name, runs[name], SHRINKAGE_SCORES, ONE_DECIMAL_L0)
 
 # %% [markdown]
 # The ReLU SAE finds every source (MCC above 0.99), so by notebook 06's scores it is perfect.
 # Yet its matched latents report only about two thirds of each magnitude (0.65 to 0.66), and
-# it fires 4 to 6 times as many latents per sample as there are active sources. MCC compares
-# directions; it cannot see magnitudes. TopK reports 0.91 to 0.92 of the truth.
+# its whole reconstruction is too short as well (γ = 0.86). It also fires 4 to 6 times as many
+# latents per sample as there are active sources. MCC compares directions; it cannot see
+# magnitudes. TopK's matched latents report 0.91 to 0.92, yet its γ is 1.00: nothing is shrunk,
+# and the rest of the value is carried by the other latents among its k = 3.
 
 # %%
-for run in runs["ReLU + L1, 128"]:
-    assert run["MCC"] > 0.99 and run["shrinkage"] < 0.75 and run["L0"] > 3 * true_l0
+for relu_run, topk_run in zip(runs["ReLU + L1, 128"], runs["TopK, 128 latents"]):
+    assert relu_run["MCC"] > 0.99 and relu_run["shrinkage"] < 0.75 and relu_run["L0"] > 3 * true_l0
+    assert relu_run["γ"] < topk_run["γ"] - 0.05
 
 # %% [markdown]
-# **The fix: JumpReLU** (Rajamanoharan et al. 2024). Keep the pre-activation z itself, but only
-# where it exceeds a learned threshold θ per latent: JumpReLU(z) = z · H(z − θ), with H the
-# step. A latent that fires reports z unshrunk; sparsity comes from an **L0** penalty, the
-# number of active latents, which costs the same whatever the latent's value. Neither the step
-# nor the count has a useful gradient, so θ learns through a *straight-through estimator*: in
-# the backward pass the step is treated as a ramp of width ε (the bandwidth). This is all of it:
+# **The fix: JumpReLU** (Rajamanoharan et al. 2024, *Jumping ahead*). Keep the pre-activation z
+# itself, but only where it exceeds a learned threshold θ per latent: JumpReLU(z) = z · H(z − θ),
+# with H the step. A latent that fires reports z unshrunk; sparsity comes from an **L0**
+# penalty, the number of active latents, which costs the same whatever the latent's value.
+# Neither the step nor the count has a useful gradient with respect to θ (it is 0 almost
+# everywhere), so θ learns through a *straight-through estimator*: in the backward pass only,
+# the step's derivative is replaced by a rectangle of width ε (the bandwidth) around the
+# threshold, K((z − θ)/ε)/ε. For the count that gives −K/ε per sample; for JumpReLU, whose
+# value jumps by about θ at the threshold, −(θ/ε)K. This is all of it:
 
 # %%
-print(inspect.getsource(sae_helpers.model._JumpReLUFunction))
-print(inspect.getsource(sae_helpers.model._StepFunction))
+for function in [sae_helpers.model._rectangle, sae_helpers.model._JumpReLUFunction, sae_helpers.model._StepFunction]:
+    print(inspect.getsource(function))
 
 # %% [markdown]
-# `JumpReLU` stores log θ (so θ stays positive), starting at θ = 0.3, with ε = 0.05, and
-# `penalty="l0"` adds the weighted count (weight 0.01). The same seeds and width as the ReLU SAE:
+# `JumpReLU` stores log θ (so θ stays positive), and `penalty="l0"` adds the weighted count
+# (weight 0.01). The paper starts θ at 0.001 with ε = 0.001 on inputs scaled to a fixed norm;
+# for this data θ starts at 0.3 with ε = 0.05 (chosen by a few trial runs). The same seeds and
+# width as the ReLU SAE:
 
 # %%
 jump_relu = JumpReLU(128, threshold=0.3, bandwidth=0.05, n_instances=len(SEEDS))
 jump = trained(sources.data, 128, jump_relu, penalty="l0", sparsity_weight=0.01)
-runs["JumpReLU + L0, 128"] = add_shrinkage(evaluate(jump, sources), sources)
+runs["JumpReLU + L0, 128"] = evaluate(jump, sources)
+add_shrinkage(runs["JumpReLU + L0, 128"], sources)
 for name in ["ReLU + L1, 128", "JumpReLU + L0, 128", "TopK, 128 latents"]:
-    show(name, runs[name], ("MCC", "shrinkage", "L0"))
-thresholds = jump_relu.log_threshold.exp().detach()
-print("median learned threshold per seed:", np.round(thresholds.median(dim=-1).values.flatten().numpy(), 1))
+    show(name, runs[name], SHRINKAGE_SCORES, ONE_DECIMAL_L0)
 
 # %% [markdown]
-# JumpReLU keeps MCC above 0.99 and reports 0.94 of each magnitude, as much as TopK, while its
-# L0 falls to about one latent per sample: slightly *below* the truth's 1.28, because the
-# learned thresholds (median about 0.6) sit above the smallest true magnitudes (0.5), and a
-# weak source is sometimes cut (the orange points at 0 in the figure).
-#
-# The figure shows where the shrinkage comes from (seed 0, 400 single-source samples each):
-# most L1-trained latents sit a roughly constant amount below the diagonal, the threshold a
-# ReLU SAE learns in its bias. A lower band reports half or less: on those samples more latents
-# fire (the L0 above), and the others carry part of the source's value.
+# In the units of the sources, a matched latent fires when its value times its decoder norm
+# passes θ ‖d‖. Its median over the matched latents, per seed:
+
+# %%
+thresholds = jump_relu.log_threshold.exp().detach().numpy()[:, 0]  # (seeds, latents)
+reported_thresholds = [np.median(theta[run["matched"]] * np.linalg.norm(run["directions"][run["matched"]], axis=1))
+                       for theta, run in zip(thresholds, runs["JumpReLU + L0, 128"])]
+print("median θ ‖d‖ of the matched latents:", np.round(reported_thresholds, 1))
+
+# %% [markdown]
+# JumpReLU keeps MCC above 0.99, and both measures recover: its matched latents report 0.94 of
+# each magnitude, and γ is 1.00. Its L0 falls to about one latent per sample, slightly *below*
+# the truth's 1.28: in the sources' units the thresholds of the matched latents sit at about
+# 0.6, above the smallest true magnitudes (0.5), so a weak source is sometimes cut.
 
 # %%
 for relu_run, jump_run in zip(runs["ReLU + L1, 128"], runs["JumpReLU + L0, 128"]):
     assert jump_run["MCC"] > 0.99 and jump_run["shrinkage"] > relu_run["shrinkage"] + 0.15
-    assert abs(jump_run["L0"] - true_l0) < 0.4
+    assert jump_run["γ"] > relu_run["γ"] + 0.05 and true_l0 - 0.4 < jump_run["L0"] < true_l0
+
+# %% [markdown]
+# Where the shrinkage comes from (seed 0, 400 single-source samples each): most L1-trained
+# latents sit a roughly constant amount below the diagonal, the threshold a ReLU SAE learns in
+# its bias. A lower band reports half or less: on those samples more latents fire (the L0
+# above), and the others carry part of the source's value. JumpReLU's points lie on the
+# diagonal, except the weak sources it cuts to 0.
 
 # %%
 points = {}
@@ -360,7 +442,7 @@ plt.show()
 # active only when its parent is, and then is with probability 0.3 (`parents` in
 # `make_sparse_sources`). The control has the same 40 sources at the same rates, with the
 # children independent of their parents (p = 0.05 × 0.3 = 0.015). TopK SAEs (k = 2, 64 latents,
-# AuxK so that no latent dies) train on each.
+# with AuxK) train on each.
 
 # %%
 parents = np.array([-1] * 8 + [parent for parent in range(8) for _ in range(4)])
@@ -384,8 +466,9 @@ assert ((hierarchy.activations[:, is_child] > 0) <= (hierarchy.activations[:, pa
 #
 # Write it for many parents at once. In: boolean numpy arrays `fires`, `parent_active`,
 # `child_active`, each (n_samples, n_parents): whether the parent's latent fires, the parent is
-# active, any of its children is active. Out: (n_parents,). Where the latent never fires on its
-# parent without a child, it does not track the parent at all: return NaN there.
+# active, any of its children is active. Out: (n_parents,). Return NaN where the score cannot
+# be told: where the latent never fires on its parent without a child (it does not track the
+# parent at all), or where no sample has the parent with a child.
 
 # %%
 def absorption_score(fires, parent_active, child_active):
@@ -393,8 +476,8 @@ def absorption_score(fires, parent_active, child_active):
 
 
 # %% [markdown]
-# The check: three parents with some absorption, a latent that never misses its parent, and
-# one that fires only when a child is active too.
+# The check: three parents with some absorption, a latent that never misses its parent, one
+# that fires only when a child is active too, and parents that never appear with a child.
 
 # %%
 absorption_fn = check(absorption_score, ABSORPTION)
@@ -403,8 +486,9 @@ absorption_fn = check(absorption_score, ABSORPTION)
 # <details><summary>Hint</summary>
 #
 # The two groups are `parent_active & child_active` and `parent_active & ~child_active`. A
-# recall is `(fires & group).sum(axis=0) / group.sum(axis=0)`. Use `np.where(recall_without > 0,
-# ..., np.nan)` for the last case.
+# recall is `(fires & group).sum(axis=0) / group.sum(axis=0)`. Use
+# `np.where(defined, 1 - recall_with / recall_without, np.nan)`, with `defined` true where
+# `recall_without > 0` and the group with a child is not empty.
 # </details>
 #
 # <details><summary>Solution</summary>
@@ -414,55 +498,49 @@ absorption_fn = check(absorption_score, ABSORPTION)
 #     with_child, without = parent_active & child_active, parent_active & ~child_active
 #     recall_with = (fires & with_child).sum(axis=0) / np.maximum(with_child.sum(axis=0), 1)
 #     recall_without = (fires & without).sum(axis=0) / np.maximum(without.sum(axis=0), 1)
+#     defined = (recall_without > 0) & (with_child.sum(axis=0) > 0)
 #     with np.errstate(divide="ignore", invalid="ignore"):
-#         return np.where(recall_without > 0, 1 - recall_with / recall_without, np.nan)
+#         return np.where(defined, 1 - recall_with / recall_without, np.nan)
 # ```
 # </details>
 
 # %% [markdown]
 # `sae_helpers.metrics.absorption` builds the three arrays from an SAE's latents and the
-# matching, and calls `absorption_score` (the reference; the next cell checks that yours gives
-# the same). We also measure how far the children's decoder directions **lean** towards their
-# parent's true direction (mean |cos|; chance for random directions in 32 dimensions is about
-# 0.14).
+# matching, and calls a score function: yours once it passes. One more care: a sample where the
+# parent and a child are active often has other sources active too, more than TopK's k = 2
+# places, and then the parent's latent may be pushed out with no absorption at all. So only
+# samples with at most 2 active sources count (`max_active=2`).
+#
+# This score is a simple stand-in for Chanin et al.'s, which counts a parent latent's misses
+# only where a child's latent carries the parent's direction instead. That second half has its
+# own measure here: how far the children's decoder directions **lean** towards their parent's
+# true direction (mean |cos|; for random directions in 32 dimensions it is about 0.14).
 
 # %%
 def add_absorption(model_runs, sources):
-    """Mean absorption over parents, how many are undefined, and the children's lean."""
+    """Mean absorption over parents (and how many are undefined), and the children's lean."""
     for run in model_runs:
-        scores = absorption(run["latents"], sources.activations, run["matched"], parents)
-        active = sources.activations > 0
-        fires = run["latents"][:, run["matched"][:8]] > 1e-3
-        child_active = np.stack([active[:, parents == p].any(axis=1) for p in range(8)], axis=1)
-        assert np.allclose(absorption_fn(fires, active[:, :8], child_active), scores, equal_nan=True)
-        lean = abs_cosines(sources.directions[:8], run["directions"][run["matched"][8:]])
+        scores = absorption(run["latents"], sources.activations, run["matched"], parents, max_active=2,
+                            score=absorption_fn)
+        lean = abs_cosines(sources.directions[~is_child], run["directions"][run["matched"][is_child]])
         run["absorption"] = float(np.nanmean(scores))
         run["undefined"] = int(np.isnan(scores).sum())
-        run["lean"] = float(np.mean([lean[p, parents[8:] == p].mean() for p in range(8)]))
-    return model_runs
+        run["lean"] = float(np.mean([lean[p, parents[is_child] == p].mean() for p in range(8)]))
 
 
-def train_topk(data, penalty):
-    return trained(data, 64, TopK(2), penalty, sparsity_weight=1 / 32)
-
-
-# %%
-absorbed = {"hierarchy": add_absorption(evaluate(train_topk(hierarchy.data, "auxk"), hierarchy), hierarchy),
-            "independent (control)": add_absorption(evaluate(train_topk(independent.data, "auxk"), independent),
-                                                    independent)}
-ABSORPTION_SCORES = ("MCC", "absorption", "lean")
-# the controls to one decimal: their second decimal depends on the CPU's rounding (0.13 or 0.14)
+ABSORPTION_SCORES, MCC_ONE_DECIMAL = ("MCC", "absorption", "lean"), {"MCC": 1}  # the control's MCC is near 0.995
+absorbed = {"hierarchy": evaluate(trained(hierarchy.data, 64, TopK(2), "auxk", 1 / 32), hierarchy),
+            "independent (control)": evaluate(trained(independent.data, 64, TopK(2), "auxk", 1 / 32), independent)}
 for name, model_runs in absorbed.items():
-    show(name, model_runs, ABSORPTION_SCORES, digits=1 if "independent" in name else 2)
+    add_absorption(model_runs, hierarchy if name == "hierarchy" else independent)
+    show(name, model_runs, ABSORPTION_SCORES, MCC_ONE_DECIMAL)
 
 # %% [markdown]
-# In the control the score is not 0 (about 0.1): with only 2 latents per sample, a parent's
-# latent can lose its place to any other active source, child or not. So we read the
-# score as the *difference* to the control. Under the hierarchy the parent latents fire on
-# their parent about half as often when a child is active: an absorption of 0.48 to 0.56,
-# about 0.4 above the control (about 0.1), and the children's directions lean towards their
-# parent (|cos| 0.39 to 0.42 against 0.14). MCC is lower too: what the SAE learned for a child
-# is the child plus part of its parent, not the child.
+# In the control the score is 0: a parent's latent fires as often with a child as without.
+# Under the hierarchy it fires about a third less often when a child is active (absorption
+# 0.30 to 0.35), and the children's decoder directions lean towards their parent (|cos| 0.39
+# to 0.42 against 0.14). MCC is lower too (0.8 against 1.0): what the SAE learned for a child
+# is the child plus part of its parent.
 
 # %%
 for hier_run, control_run in zip(absorbed["hierarchy"], absorbed["independent (control)"]):
@@ -475,7 +553,10 @@ for hier_run, control_run in zip(absorbed["hierarchy"], absorbed["independent (c
 # few latents reconstruct the input *on their own*, as if the SAE were only that wide. With 8
 # latents those must be general (parents, which cover the most), and nothing rewards folding a
 # parent into a child. `train_sae` takes the penalty as a function of the model, the batch and
-# the forward pass, so the whole fix is these lines (the prefix's MSE, plus AuxK as before):
+# the forward pass, so the fix is these lines: the MSE of the first 8 latents' reconstruction,
+# plus AuxK as before. It is the smallest version of the idea: the papers sum the loss over
+# many nested prefixes and select latents with BatchTopK over the whole batch; here there is
+# one prefix, the per-sample TopK, and equal weights.
 
 # %%
 PREFIX = 8
@@ -487,32 +568,42 @@ def matryoshka(model, x, output):
     return ((model.decode(prefix) - x) ** 2).mean(dim=(-2, -1)) + model.auxk_loss(x, output)
 
 
+# %% [markdown]
+# The same seeds, on both datasets; "parents in prefix" counts the parents matched to one of
+# the first 8 latents (by chance, 8 × 8/64 = 1):
+
 # %%
-absorbed["hierarchy, Matryoshka"] = add_absorption(evaluate(train_topk(hierarchy.data, matryoshka), hierarchy),
-                                                   hierarchy)
-absorbed["independent, Matryoshka"] = add_absorption(evaluate(train_topk(independent.data, matryoshka), independent),
-                                                     independent)
+absorbed["hierarchy, Matryoshka"] = evaluate(trained(hierarchy.data, 64, TopK(2), matryoshka, 1 / 32), hierarchy)
+absorbed["independent, Matryoshka"] = evaluate(trained(independent.data, 64, TopK(2), matryoshka, 1 / 32),
+                                               independent)
 for name, model_runs in absorbed.items():
-    show(name, model_runs, ABSORPTION_SCORES, digits=1 if "independent" in name else 2)
+    for run in model_runs:
+        run["parents in prefix"] = int((run["matched"][~is_child] < PREFIX).sum())
+    if "Matryoshka" in name:
+        add_absorption(model_runs, hierarchy if name.startswith("hierarchy") else independent)
+    show(name, model_runs, ABSORPTION_SCORES + ("parents in prefix",), MCC_ONE_DECIMAL)
 
 # %% [markdown]
-# On every seed the Matryoshka SAE absorbs less (0.25 to 0.37 against 0.48 to 0.56) and its
-# children lean less towards their parents (0.27 to 0.30 against 0.39 to 0.42), while in the
-# control it scores like the plain SAE. It helps; it
-# does not remove absorption: the score stays above the control's on every seed.
+# On every seed the Matryoshka SAE absorbs less (0.14 to 0.20 against 0.30 to 0.35), its
+# children lean less towards their parents (0.27 to 0.30 against 0.39 to 0.42), and more
+# parents sit in the first 8 latents (3 to 5 of 8, against 1 or 2). On the control it changes
+# nothing (absorption 0.00 to −0.01). It helps; it does not remove absorption: the score stays above
+# the control's on every seed, only 3 to 5 parents made it into the prefix, and MCC does not
+# improve (0.8).
 
 # %%
 for plain, control, fixed, fixed_control in zip(*absorbed.values()):
-    assert fixed["absorption"] < plain["absorption"] - 0.1 and fixed["lean"] < plain["lean"] - 0.08
-    assert abs(fixed_control["absorption"] - control["absorption"]) < 0.1
-    assert fixed["absorption"] > fixed_control["absorption"]
+    assert fixed["absorption"] < plain["absorption"] - 0.05 and fixed["lean"] < plain["lean"] - 0.05
+    assert fixed["parents in prefix"] > plain["parents in prefix"]
+    assert abs(fixed_control["absorption"] - control["absorption"]) < 0.05
+    assert fixed["absorption"] > fixed_control["absorption"] + 0.08
 
 # %% [markdown]
 # ## Explore
 #
 # The sliders set the number of latents and k of one TopK SAE (seed 0) on this notebook's
-# 64-source data, with or without AuxK; on release it retrains (a couple of seconds, with a
-# quarter of the training above, so counts differ a little from the tables). The figure: how
+# 64-source data, with or without AuxK; on release it retrains (about a second: 25 epochs
+# instead of 40, in float32, so counts differ a little from the tables). The figure: how
 # often each latent fires, and in the title the dead latents and missed sources.
 #
 # Tasks:
@@ -545,14 +636,15 @@ dead_latents_explorer()
 # | failure | seen as | its control | the fix | after the fix |
 # |---|---|---|---|---|
 # | dead latents | TopK, 64 latents: 9 to 17 dead, 22 to 34 of 64 sources missed | 128 latents: 40 to 46 dead, none missed | AuxK | 0 dead, 4 to 6 missed |
-# | shrinkage | ReLU + L1: latents report 0.65 to 0.66 of the truth, MCC 1.00 | TopK: 0.91 to 0.92 | JumpReLU + L0 | 0.94, MCC 1.00 |
-# | absorption | TopK: parents' latents absorb 0.48 to 0.56 | independent children: about 0.1 | Matryoshka prefix | 0.25 to 0.37 (its control: about 0.1) |
+# | shrinkage | ReLU + L1: latents report 0.65 to 0.66 of the truth, γ 0.86, MCC 1.00 | TopK: 0.91 to 0.92, γ 1.00 | JumpReLU + L0 | 0.94, γ 1.00, MCC 1.00 |
+# | absorption | TopK: parents' latents absorb 0.30 to 0.35 | independent children: 0.00 | Matryoshka prefix | 0.14 to 0.20 (its control: 0.00 to −0.01) |
 #
 # - A dead latent matters only when the dictionary needs it: count missed features, not only
 #   dead latents.
 # - MCC scores directions, not magnitudes: an SAE can score 1.00 and still shrink every feature
 #   by a third. Measure what the latents report.
-# - An absorption score needs a control: here about 0.1 of it is there without any hierarchy.
+# - An absorption score needs a control, and samples where a TopK SAE has room for every
+#   active source.
 # - Each fix is a few lines on top of the same training loop: a penalty function (AuxK,
 #   Matryoshka) or an activation (JumpReLU) that `train_sae` trains through the model's own
 #   forward pass.

@@ -599,7 +599,8 @@ ABSORPTION = Exercise(
     reference=absorption_score,
     cases=(("400 samples, 3 parents, some absorbed", (_fires, _parent, _child)),
            ("a latent that fires whenever its parent is active", (_parent, _parent, _child)),
-           ("a latent that fires only when a child is active too", (_never_alone, _parent, _child))),
+           ("a latent that fires only when a child is active too", (_never_alone, _parent, _child)),
+           ("parents that never appear with a child", (_fires, _parent, np.zeros_like(_child)))),
     mistakes=(
         Mistake(lambda f, p, c: 1 - ((f & p & ~c).sum(0) / (p & ~c).sum(0)) / ((f & p & c).sum(0) / (p & c).sum(0)),
                 "the ratio is upside down: divide the recall with a child by the recall without one."),
@@ -608,6 +609,9 @@ ABSORPTION = Exercise(
         Mistake(lambda f, p, c: 1 - ((f & p & c).sum(0) / (p & c).sum(0)) / ((f & p & ~c).sum(0) / (p & ~c).sum(0)),
                 "where the latent never fires on the parent alone, the score is undefined: return NaN "
                 "(np.where), not what dividing by 0 gives."),
+        Mistake(lambda f, p, c: np.where((f & p & ~c).sum(0) > 0, 1 - ((f & p & c).sum(0) / np.maximum((p & c).sum(0), 1))
+                                         / ((f & p & ~c).sum(0) / np.maximum((p & ~c).sum(0), 1)), np.nan),
+                "where no sample has the parent with a child there is nothing to compare: return NaN, not 1."),
         Mistake(lambda f, p, c: 1 - ((f & c).sum(0) / c.sum(0)) / ((f & ~c).sum(0) / (~c).sum(0)),
                 "recall counts the samples where the parent is active: restrict both groups to them."),
     ),

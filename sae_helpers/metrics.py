@@ -105,13 +105,19 @@ def match_latents(latents, sources, one_to_one=False):
     return Matches(latent=latent, abs_r=r[latent, np.arange(n_sources)])
 
 
-def fvu(data, x_recon):
-    """Fraction of variance unexplained: data (n_samples, n_features) against x_recon of the
-    same shape, or (n_instances, n_samples, n_features) for an SAEBatch (one FVU each)."""
+def _data_and_reconstruction(data, x_recon):
+    """Both as numpy; x_recon must end in the data's shape (n_samples, d)."""
     data = _as_numpy(data, "data")
     x_recon = x_recon.detach().cpu().numpy() if isinstance(x_recon, torch.Tensor) else np.asarray(x_recon)
     if x_recon.shape[-2:] != data.shape:
         raise ValueError(f"x_recon must end in the data's shape {data.shape}; got {x_recon.shape}")
+    return data, x_recon
+
+
+def fvu(data, x_recon):
+    """Fraction of variance unexplained: data (n_samples, n_features) against x_recon of the
+    same shape, or (n_instances, n_samples, n_features) for an SAEBatch (one FVU each)."""
+    data, x_recon = _data_and_reconstruction(data, x_recon)
     return ((x_recon - data) ** 2).sum(axis=(-2, -1)) / ((data - data.mean(axis=0)) ** 2).sum()
 
 
@@ -254,8 +260,9 @@ def absorption_score(fires, parent_active, child_active):
     less often a parent's latent fires when one of the parent's children is active too.
 
     fires, parent_active, child_active: boolean (n_samples, n_parents), whether the parent's
-    latent fires, the parent is active, any of its children is active. NaN where the latent
-    never fires on the parent without a child (it does not detect the parent at all).
+    latent fires, the parent is active, any of its children is active. NaN where it cannot be
+    told: the latent never fires on the parent without a child (it does not detect the parent
+    at all), or no sample has the parent with a child.
     """
     fires, parent_active, child_active = (np.asarray(a, dtype=bool) for a in (fires, parent_active, child_active))
     if not (fires.ndim == 2 and fires.shape == parent_active.shape == child_active.shape):
@@ -264,14 +271,18 @@ def absorption_score(fires, parent_active, child_active):
     with_child, without = parent_active & child_active, parent_active & ~child_active
     recall_with = (fires & with_child).sum(axis=0) / np.maximum(with_child.sum(axis=0), 1)
     recall_without = (fires & without).sum(axis=0) / np.maximum(without.sum(axis=0), 1)
+    defined = (recall_without > 0) & (with_child.sum(axis=0) > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(recall_without > 0, 1 - recall_with / recall_without, np.nan)
+        return np.where(defined, 1 - recall_with / recall_without, np.nan)
 
 
-def absorption(latents, activations, matched, parents):
-    """`absorption_score` of every source that has children, in order of source index.
+def absorption(latents, activations, matched, parents, max_active=None, score=absorption_score):
+    """`score` (by default `absorption_score`) of every source that has children, in order of
+    source index.
 
     parents (n_sources,): each source's parent, or -1 (as for `make_sparse_sources`).
+    max_active: if given, only samples with at most this many active sources count (a TopK SAE
+    with k = max_active then has room for every one of them, so no latent is pushed out).
     """
     _, activations, ours = _matched_latents(latents, activations, matched)
     parents = np.asarray(parents)
@@ -282,5 +293,17 @@ def absorption(latents, activations, matched, parents):
     if len(having) == 0:
         raise ValueError("no source has a parent: absorption needs a hierarchy")
     active = activations > 0
+    if max_active is not None:
+        kept = active.sum(axis=1) <= max_active
+        active, ours = active[kept], ours[kept]
     child_active = np.stack([active[:, parents == p].any(axis=1) for p in having], axis=1)
-    return absorption_score(ours[:, having] > ACTIVE_THRESHOLD, active[:, having], child_active)
+    return score(ours[:, having] > ACTIVE_THRESHOLD, active[:, having], child_active)
+
+
+def relative_reconstruction_bias(data, x_recon):
+    """gamma = sum x_recon . x_recon / sum x_recon . x (Rajamanoharan et al. 2024, Gated SAEs):
+    the factor that, dividing x_recon, fits the data best. 1 for an unbiased reconstruction,
+    below 1 for one that shrinks. data (n_samples, d); x_recon of that shape, or with a leading
+    instances axis (one gamma each)."""
+    data, x_recon = _data_and_reconstruction(data, x_recon)
+    return (x_recon * x_recon).sum(axis=(-2, -1)) / (x_recon * data).sum(axis=(-2, -1))

@@ -21,6 +21,7 @@ EXPECTED = [
     "explorer: mixing redraw",
     "explorer: retrain + redraw (superposition)",
     "explorer: retrain + redraw (toy model)",
+    "explorer: retrain + redraw (dead latents)",
     "superposition TopK 32 -> 128: throughput",
     "superposition TopK 64 -> 256: throughput",
     "TopK 32 -> 128, project: throughput",
