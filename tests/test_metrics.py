@@ -20,8 +20,10 @@ from sae_helpers.metrics import (
     match_directions,
     mcc,
     mmcs,
+    relative_reconstruction_bias,
     selectivity,
     shrinkage,
+    single_source_magnitudes,
 )
 
 SOURCES = np.random.default_rng(0).normal(size=(200, 2))
@@ -326,3 +328,42 @@ def test_absorption_needs_a_hierarchy():
 def test_matched_metrics_reject_mismatched_shapes(metric, latents, activations, matched):
     with pytest.raises(ValueError, match="need latents and activations of the same samples, and one matched latent"):
         metric(latents, activations, matched)
+
+
+def test_relative_reconstruction_bias_by_hand():
+    data = np.array([[1.0, 0.0], [0.0, 2.0]])
+    # a reconstruction at 0.8 of the data: gamma = (0.64 * 5) / (0.8 * 5) = 0.8; the best fit of
+    # x_recon / gamma to the data is exact
+    np.testing.assert_allclose(relative_reconstruction_bias(data, 0.8 * data), 0.8)
+    np.testing.assert_allclose(relative_reconstruction_bias(data, np.stack([data, 1.5 * data])), [1.0, 1.5])
+    with pytest.raises(ValueError, match="x_recon must end in the data's shape"):
+        relative_reconstruction_bias(data, np.ones((3, 2)))
+
+
+def test_absorption_counts_only_samples_with_room_when_asked():
+    # source 0 is source 1's parent; a third source, 2, crowds sample 3
+    activations = np.array([
+        [1.0, 0.0, 0.0],  # parent alone: the latent fires
+        [1.0, 1.0, 0.0],  # parent and child: it fires
+        [1.0, 1.0, 1.0],  # parent, child and another source: it does not
+        [1.0, 0.0, 0.0],
+    ])
+    latents = np.array([[1.0, 0, 0], [1.0, 0, 0], [0.0, 0, 0], [1.0, 0, 0]])
+    parents = [-1, 0, -1]
+    # every sample: recall 1/2 with the child, 1 without -> 1/2; at most 2 active: 1 and 1 -> 0
+    np.testing.assert_allclose(absorption(latents, activations, [0, 1, 2], parents), [0.5])
+    np.testing.assert_allclose(absorption(latents, activations, [0, 1, 2], parents, max_active=2), [0.0])
+    seen = []
+    absorption(latents, activations, [0, 1, 2], parents, score=lambda *arrays: seen.append(arrays))
+    fires, parent_active, child_active = seen[0]
+    np.testing.assert_array_equal(child_active[:, 0], [False, True, True, False])
+
+
+def test_single_source_magnitudes_lists_every_lone_source():
+    activations = np.array([[0.5, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    latents = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    directions = np.array([[0.5, 0.0], [0.0, 3.0]])
+    m = single_source_magnitudes(latents, directions, activations, [0, 1])
+    np.testing.assert_array_equal(m.source, [0, 1])
+    np.testing.assert_allclose(m.true, [0.5, 2.0])
+    np.testing.assert_allclose(m.reported, [0.5, 3.0])
