@@ -7,11 +7,11 @@ from sae_helpers import SparseAutoencoder, match_latents, train_sae
 from sae_helpers.baselines import random_dictionary, recovery
 from sae_helpers.data import make_lecture_data, make_sparse_sources
 from sae_helpers.widgets import (
+    dead_latents_explorer,
+    dead_latents_recovery,
     mixing_explorer,
     superposition_explorer,
     superposition_recovery,
-    dead_latents_explorer,
-    dead_latents_recovery,
     toy_model_explorer,
     toy_model_recovery,
     training_explorer,
@@ -169,10 +169,14 @@ def test_dead_latents_explorer_answers():
         return result
 
     widths = {n: run(n, 3, False) for n in (64, 128, 144)}
-    assert widths[64]["missed"] >= 20 and widths[128]["missed"] <= 4
+    assert widths[64]["missed"] > 20 and widths[128]["missed"] <= 4
     assert widths[144]["missed"] == 0 and widths[144]["dead"] >= 40
-    by_k = {k: run(64, k, False) for k in (1, 3, 4, 6)}
+    by_k = {k: run(64, k, False) for k in range(1, 9)}
     assert by_k[1]["dead"] >= 25 and by_k[1]["dead"] > by_k[3]["dead"] > by_k[6]["dead"] and by_k[6]["dead"] <= 3
-    assert by_k[4]["missed"] < min(by_k[3]["missed"], by_k[6]["missed"])
+    assert min(by_k, key=lambda k: by_k[k]["missed"]) == 4
     narrow = run(48, 3, True)
     assert narrow["dead"] == 0 and 16 <= narrow["missed"] <= 35
+    # "at least 16 must be missed": a direction within |cos| 0.9 of two unit vectors needs them
+    # within 2 arccos(0.9) of each other, |cos| >= 0.62; no two of the 64 sources are that close
+    directions = make_sparse_sources(n_sources=64, d=32, p=0.02, n_samples=10, seed=0).directions
+    assert np.abs(directions @ directions.T - np.eye(64)).max() < np.cos(2 * np.arccos(0.9))
