@@ -113,7 +113,8 @@ def make_sparse_sources(n_sources=64, d=32, p=0.02, n_samples=50_000, magnitude=
     """
     for name, value in [("n_sources", n_sources), ("d", d), ("n_samples", n_samples)]:
         check_positive_int(value, name)
-    p = np.broadcast_to(np.asarray(p, dtype=float), (n_sources,)) if np.ndim(p) == 0 else np.asarray(p, float)
+    p = np.asarray(p, dtype=float)
+    p = np.full(n_sources, p) if p.ndim == 0 else p
     if p.shape != (n_sources,) or not ((p > 0) & (p <= 1)).all():
         raise ValueError(f"p must be a probability in (0, 1], or one per source ({n_sources}); got {p!r}")
     low, high = magnitude

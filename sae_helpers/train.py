@@ -1,9 +1,9 @@
 """One training function, the lecture's loop: forward, loss, backward, step, log.
 
 The loss is the reconstruction MSE plus the model's own penalty (`PENALTIES`, or a function of
-yours with the same signature), minimised with Adam through autograd. So `train_sae` trains exactly the model it is given: a
-subclass with another activation or an overridden penalty, or a frozen parameter, behaves as
-in any PyTorch loop. The default is the lecture's full-batch training (every epoch is one step
+yours with the same signature), minimised with Adam through autograd. So `train_sae` trains
+exactly the model it is given: a subclass with another activation or an overridden penalty,
+or a frozen parameter, behaves as in any PyTorch loop. The default is the lecture's full-batch training (every epoch is one step
 on all samples); `batch_size` switches to shuffled minibatches, whose order `seed` fixes.
 
 The same loop trains a `SparseAutoencoder` or an `SAEBatch`: for a batch, the MSE and the
@@ -87,8 +87,8 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
     """Train `model` (SparseAutoencoder or SAEBatch) on `data` (n_samples, input_dim) in place.
 
     `penalty`: a key of PENALTIES, or a function penalty(model, batch, output) -> () or
-    (n_instances,) tensor, where output is the model's forward pass on the batch. `device`: None keeps the model where it is; "auto" picks one
-    (see `pick_device`). The model is float32 or float64; the data are converted to its dtype.
+    (n_instances,) tensor, where output is the model's forward pass on the batch. `device`: None
+    keeps the model where it is; "auto" picks one (see `pick_device`). The model is float32 or float64; the data are converted to its dtype.
     Each call starts a fresh Adam optimiser: calling it again continues from the trained
     weights, with Adam's moment estimates reset. Returns a History. Raises ValueError for bad
     data or settings, FloatingPointError if the loss diverges.
