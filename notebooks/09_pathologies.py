@@ -23,7 +23,7 @@
 # is known. For each failure we cause it, measure it against the truth and a control, apply the
 # fix the literature proposes, and measure again, over 3 seeds. In this notebook you will:
 #
-# - write the AuxK loss that brings dead latents back (an exercise with a self-check);
+# - write the AuxK loss that keeps latents from dying (an exercise with a self-check);
 # - see that MCC is blind to shrinkage, and how a JumpReLU removes most of it;
 # - build a feature hierarchy, write the absorption score (a second exercise), and see how much
 #   a Matryoshka loss helps;
