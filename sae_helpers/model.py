@@ -6,7 +6,8 @@
 `act` is the lecture's GELU (the default), a ReLU, `TopK` or `JumpReLU`. Each penalty is one
 plain function of the latents (..., n_samples, hidden_dim) (and, for the decoder-norm L1, of the
 decoder directions; for AuxK, of the residual and the pre-activations) that both classes use,
-times their `sparsity_weight`.
+times their `sparsity_weight`; JumpReLU's L0 penalty counts the pre-activations above its
+thresholds.
 `SparseAutoencoder` is the lecture's class (nn.Linear layers); `SAEBatch` holds K SAEs of one
 width with a leading instances axis, so a sweep over seeds or sparsity weights trains as one
 tensor program (as ARENA's and Anthropic's toy models train `n_inst` copies at once).
