@@ -58,6 +58,7 @@ import torch.nn.functional as F
 
 import sae_helpers.model
 from sae_helpers import train_sae
+from sae_helpers.baselines import sae_dictionary
 from sae_helpers.data import make_sparse_sources
 from sae_helpers.exercises import ABSORPTION, AUXK, check
 from sae_helpers.metrics import (
@@ -122,14 +123,13 @@ def trained(data, hidden_dim, activation, penalty, sparsity_weight=1.0):
 def evaluate(sae, sources):
     """One dict per seed: its latents and decoder directions, the decoder direction matched to
     each source, and the scores."""
-    with torch.no_grad():
-        x_recon, all_latents = (t.numpy() for t in sae(torch.tensor(sources.data)))
     runs = []
-    for latents, directions, recon in zip(all_latents, sae.decoder_directions.detach().numpy(), x_recon):
-        matched, cosines = match_directions(sources.directions, directions)
-        runs.append({"latents": latents, "directions": directions, "matched": matched, "x_recon": recon,
-                     "dead": dead_latents(latents), "MCC": cosines.mean(),
-                     "missed": int((best_cosines(sources.directions, directions) < 0.9).sum())})
+    for instance in range(len(SEEDS)):
+        learned = sae_dictionary(sae, sources.data, instance)
+        matched, cosines = match_directions(sources.directions, learned.directions)
+        runs.append({"latents": learned.codes, "directions": learned.directions, "matched": matched,
+                     "x_recon": learned.x_recon, "dead": dead_latents(learned.codes), "MCC": cosines.mean(),
+                     "missed": int((best_cosines(sources.directions, learned.directions) < 0.9).sum())})
     return runs
 
 

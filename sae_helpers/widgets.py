@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from sae_helpers.baselines import ica_dictionary, random_dictionary, recovery, sae_dictionary
 from sae_helpers.data import LECTURE_MIXING, make_lecture_data, make_sparse_sources
 from sae_helpers.model import SAEBatch, SparseAutoencoder, TopK
-from sae_helpers.metrics import best_cosines, dead_latents
+from sae_helpers.metrics import active_fraction, best_cosines, dead_latents
 from sae_helpers.plots import (
     plot_best_latents,
     plot_feature_norms,
@@ -187,11 +187,9 @@ def dead_latents_recovery(n_latents=64, k=3, auxk=False, n_epochs=25, seed=0):
     sae = SAEBatch(32, n_latents, seeds=[seed], sparsity_weight=1 / 32, activation=TopK(k))
     train_sae(sae, sources.data, n_epochs=n_epochs, lr=3e-3, penalty="auxk" if auxk else "none",
               batch_size=1024, seed=seed, progress=False)
-    with torch.no_grad():
-        latents = sae(torch.tensor(sources.data, dtype=torch.float32)).latents[0].numpy()
-    directions = sae.decoder_directions[0].detach().numpy()
-    result = {"dead": dead_latents(latents), "frequencies": (latents > 1e-3).mean(axis=0),
-              "missed": int((best_cosines(sources.directions, directions) < 0.9).sum())}
+    learned = sae_dictionary(sae, sources.data)
+    result = {"dead": dead_latents(learned.codes), "frequencies": active_fraction(learned.codes),
+              "missed": int((best_cosines(sources.directions, learned.directions) < 0.9).sum())}
     label = f"TopK k = {k}, {n_latents} latents" + (" + AuxK" if auxk else "")
     plot_latent_density({label: result["frequencies"]},
                         title=f"{result['dead']} dead latents, {result['missed']} of 64 sources missed")
