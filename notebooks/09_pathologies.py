@@ -177,8 +177,9 @@ for seed, before, after in zip(SEEDS, at_start, runs["TopK, 64 latents"]):
 # Both SAEs have dead latents. With 128 latents they do no harm: they are spare capacity, and
 # every source is found (MCC above 0.99). With 64 latents there is none to spare: each dead
 # latent leaves some source without a latent of its own. 9 to 17 of the 64 latents are dead,
-# and a third to over half of the sources (22 to 34) are missed. A count of dead latents alone does not say which of the two you have; only the
-# truth (here) or the reconstruction error and downstream checks (on a real model) do.
+# and a third to over half of the sources (22 to 34) are missed. A count of dead latents alone
+# does not say which of the two you have; only the truth (here) or the reconstruction error and
+# downstream checks (on a real model) do.
 #
 # Only 1 to 3 latents per seed are dead at initialisation; most of the dead ones (8 to 14 per
 # seed) die during training: once the other latents win all of a latent's samples, it gets no
@@ -358,12 +359,12 @@ for name in ["ReLU + L1, 128", "TopK, 128 latents"]:
     show(name, runs[name], SHRINKAGE_SCORES, ONE_DECIMAL_L0)
 
 # %% [markdown]
-# The ReLU SAE finds every source (none missed, MCC 1.00), so by notebook 06's scores it is perfect.
-# Yet its matched latents report only about two thirds of each magnitude (0.65 to 0.66), and
-# its whole reconstruction is too short as well (γ = 0.86). It also fires 4 to 6.5 times as many
-# latents per sample as there are active sources. MCC compares directions; it cannot see
-# magnitudes. TopK's matched latents report 0.91 to 0.92, yet its γ is 1.00: nothing is shrunk,
-# and the rest of the value is carried by the other latents among its k = 3.
+# The ReLU SAE finds every source (none missed, MCC 1.00), so by notebook 06's scores it is
+# perfect. Yet its matched latents report only about two thirds of each magnitude (0.65 to
+# 0.66), and its whole reconstruction is too short as well (γ = 0.86). It also fires 4 to 6.5
+# times as many latents per sample as there are active sources. MCC compares directions; it
+# cannot see magnitudes. TopK's matched latents report 0.91 to 0.92, yet its γ is 1.00:
+# nothing is shrunk, and the rest of the value is carried by the other latents among its k = 3.
 
 # %%
 for relu_run, topk_run in zip(runs["ReLU + L1, 128"], runs["TopK, 128 latents"]):
@@ -563,11 +564,11 @@ for hier_run, control_run in zip(absorbed["hierarchy"], absorbed["independent (c
 # **A fix, partly: Matryoshka SAEs** (Bussmann et al. 2025; Nabeshima 2024). Make the first
 # few latents reconstruct the input *on their own*, as if the SAE were only that wide. With 8
 # latents those must be the sources that cover the most, here the parents (the most frequent),
-# and nothing rewards folding a parent into a child. `train_sae` takes the penalty as a function of the model, the batch and
-# the forward pass, so the fix is these lines: the MSE of the first 8 latents' reconstruction,
-# plus AuxK as before. It is the smallest version of the idea: the papers sum the loss over
-# many nested prefixes and select latents with BatchTopK over the whole batch; here there is
-# one prefix, the per-sample TopK, and equal weights.
+# and nothing rewards folding a parent into a child. `train_sae` takes the penalty as a
+# function of the model, the batch and the forward pass, so the fix is these lines: the MSE of
+# the first 8 latents' reconstruction, plus AuxK as before. It is the smallest version of the
+# idea: the papers sum the loss over many nested prefixes and select latents with BatchTopK
+# over the whole batch; here there is one prefix, the per-sample TopK, and equal weights.
 
 # %%
 PREFIX = 8
