@@ -7,6 +7,8 @@
 #            (all notebooks, or one: make sync NB=notebooks/03_training.py)
 # make browser-test  run every notebook in JupyterLab in headless chromium (tests/browser)
 # make colab-test    run every notebook and the unit tests with Colab's package versions (.venv-colab)
+# make model rebuild notebook 08's corpus and retrain its character model (about 40 minutes on
+#            2 cores; both are committed, so the notebooks never need this)
 # make bench print the benchmark table, also written to build/benchmarks.json; runs in its own
 #            .venv-bench, the pinned versions plus sae-lens (compared against, never a dependency)
 
@@ -26,7 +28,11 @@ NBVAL = $(BIN)/python -m pytest --nbval --nbval-current-env --nbval-cell-timeout
 KERNEL_PATHS = "ATEN_CPU_CAPABILITY=default" "ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2" \
 	"OMP_NUM_THREADS=1"
 
-.PHONY: install run test test-kernels browser-test colab-test lab sync bench clean
+model: install
+	$(BIN)/python -m tools.make_model corpus
+	$(BIN)/python -m tools.make_model train
+
+.PHONY: install model run test test-kernels browser-test colab-test lab sync bench clean
 
 install: $(VENV)/.installed
 

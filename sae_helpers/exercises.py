@@ -11,6 +11,7 @@ Most references are the package's own functions. The few defined here (one train
 gradient, a matching rule as a function) exist only as answers to an exercise.
 """
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
 from sae_helpers.data import make_lecture_data
+from sae_helpers.language_model import CharTransformer, bits_per_char, splice
 from sae_helpers.metrics import (
     absorption_score,
     abs_corr,
@@ -38,6 +40,7 @@ from sae_helpers.model import (
     decorrelation_penalty,
     l1_penalty,
 )
+from sae_helpers.scoring import best_thresholds
 from sae_helpers.toy_model import importance_weighted_mse, sample_features
 
 
@@ -615,4 +618,113 @@ ABSORPTION = Exercise(
         Mistake(lambda f, p, c: 1 - ((f & c).sum(0) / c.sum(0)) / ((f & ~c).sum(0) / (~c).sum(0)),
                 "recall counts the samples where the parent is active: restrict both groups to them."),
     ),
+)
+
+
+def best_f1(activations, labels):
+    """One direction's best F1 over thresholds (positive where activation >= t), and that t."""
+    f1, threshold = best_thresholds(np.asarray(activations)[:, None], np.asarray(labels)[:, None])
+    return float(f1[0, 0]), float(threshold[0, 0])
+
+
+def _best_f1_with(strict=False, ties=True, score="f1"):
+    """A wrong best_f1: `strict` predicts activation > t, `ties=False` treats every sorted
+    position as a threshold, `score` "accuracy" or "no factor 2" scores something else."""
+    def best(activations, labels):
+        order = np.argsort(-activations, kind="stable")
+        values, hits = activations[order], labels[order]
+        called = np.arange(1, len(hits) + 1)
+        true_positives = np.cumsum(hits)
+        if score == "accuracy":
+            scores = (true_positives + (len(hits) - called) - (hits.sum() - true_positives)) / len(hits)
+        else:
+            scores = (1 if score == "no factor 2" else 2) * true_positives / (called + hits.sum())
+        settable = np.append(values[:-1] != values[1:], True) if ties else np.ones(len(hits), dtype=bool)
+        i = np.argmax(np.where(settable, scores, -1))
+        if strict:  # "> t" at a threshold of the next value down: the same characters called positive
+            return scores[i], values[i + 1] if i + 1 < len(values) else values[i] - 1
+        return scores[i], values[i]
+    return best
+
+
+_rng = np.random.default_rng(8)
+_labels = _rng.random(1000) < 0.2
+_scores = _rng.normal(size=1000) + 1.2 * _labels
+_sparse = np.where(_rng.random(1000) < 0.85, 0.0, _rng.random(1000) * 3) + 2.0 * (_labels & (_rng.random(1000) < 0.5))
+BEST_THRESHOLD = Exercise(
+    reference=best_f1,
+    cases=(("1,000 characters, a direction that leans towards the property", (_scores, _labels)),
+           ("a TopK latent: 0 on most characters (ties)", (_sparse, _labels)),
+           ("a direction that separates the property perfectly", (_scores, _scores > 1.0)),
+           ("0 on 160 characters, 60 of them positive (listed first)",
+            (np.concatenate([np.zeros(160), np.linspace(1, 2, 40)]),
+             np.concatenate([np.ones(60), np.zeros(100), np.tile([1, 0], 20)]).astype(bool)))),
+    mistakes=(
+        Mistake(_best_f1_with(ties=False),
+                "characters with equal activations cannot be split by a threshold: only the last "
+                "position of each run of equal values is a threshold you can set."),
+        Mistake(_best_f1_with(strict=True),
+                "predict positive where activation >= t, so that t is the smallest activation "
+                "called positive (with > the threshold is the next value down)."),
+        Mistake(_best_f1_with(score="accuracy"),
+                "that maximises accuracy; F1 = 2 TP / (called positive + truly positive)."),
+        Mistake(_best_f1_with(score="no factor 2"),
+                "F1 = 2 TP / (called positive + truly positive): the factor 2 is missing."),
+    ),
+)
+
+
+def spliced_bits(model, module, tokens, replace):
+    """The model's bits per character on `tokens` while `module`'s output is replace(output)."""
+    with splice(module, replace):
+        return bits_per_char(model, tokens)
+
+
+def _tiny_model():
+    """A tiny random transformer, made afresh for every run so that a hook left behind by one
+    attempt cannot change the next."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return CharTransformer(d_model=16, n_layers=2, n_heads=2, context=16).double().eval()
+
+
+def _spliced_run(function, layer, replace):
+    """The spliced loss of block `layer`, then the model's loss without any splice: a hook left
+    behind shows in the second."""
+    model, tokens = _tiny_model(), torch.randint(32, 127, (64,), generator=torch.Generator().manual_seed(1))
+    return function(model, model.blocks[layer], tokens, replace), bits_per_char(model, tokens)
+
+
+def _spliced_with(remove=True, returns=True, bits=True):
+    def spliced(model, module, tokens, replace):
+        def hook(mod, inputs, output):
+            replaced = replace(output)
+            return replaced if returns else None
+
+        handle = module.register_forward_hook(hook)
+        try:
+            loss = bits_per_char(model, tokens)
+        finally:
+            if remove:
+                handle.remove()
+        return loss if bits else loss * math.log(2)
+    return spliced
+
+
+SPLICED_BITS = Exercise(
+    reference=spliced_bits,
+    cases=(("block 1 of a tiny transformer, its output replaced by itself", (0, lambda x: x)),
+           ("its output replaced by zeros", (0, torch.zeros_like)),
+           ("block 2's output shifted by 1", (1, lambda x: x + 1))),
+    mistakes=(
+        Mistake(_spliced_with(returns=False),
+                "the hook must return the replacement: a forward hook that returns None leaves the "
+                "output as it was."),
+        Mistake(_spliced_with(remove=False),
+                "remove the hook when you are done (handle.remove(), in a finally): it stays on the "
+                "module, and every later forward pass is spliced too."),
+        Mistake(_spliced_with(bits=False),
+                "that is in nats (natural log); bits_per_char gives bits, the unit of this notebook."),
+    ),
+    run=_spliced_run,
 )

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from sae_helpers.metrics import abs_cosines, corr, match_directions, match_latents
+from sae_helpers.metrics import ACTIVE_THRESHOLD, abs_cosines, corr, match_directions, match_latents
 
 MARKERS = "os^vD"
 PENALTY_LABELS = {"l1": "L1 penalty", "decorrelation": "Decorrelation penalty",
@@ -313,4 +313,13 @@ def plot_magnitudes(points, ax=None, title="What the matched latent reports"):
     ax.plot([0, top], [0, top], color="black", linewidth=1, label="faithful")
     ax.set(xlabel="True magnitude", ylabel="Latent x decoder norm", title=title, xlim=(0, top), ylim=(0, top))
     ax.legend(fontsize=8, markerscale=3)
+    return ax.figure
+
+
+def plot_activation_histogram(activations, latent, ax=None):
+    """Histogram of a latent's activations where it fires (> ACTIVE_THRESHOLD)."""
+    ax = _new_axes(ax, (5, 2.5))
+    activations = np.asarray(activations, dtype=float)
+    ax.hist(activations[activations > ACTIVE_THRESHOLD], bins=40, color="darkorange")
+    ax.set(xlabel="Activation (where it fires)", ylabel="Characters", title=f"Latent {latent}")
     return ax.figure

@@ -11,12 +11,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
+from IPython.display import display
 
 from sae_helpers.baselines import ica_dictionary, random_dictionary, recovery, sae_dictionary
+from sae_helpers.dashboards import latent_dashboard
 from sae_helpers.data import LECTURE_MIXING, make_lecture_data, make_sparse_sources
 from sae_helpers.model import SAEBatch, SparseAutoencoder, TopK
 from sae_helpers.metrics import active_fraction, best_cosines, dead_latents
 from sae_helpers.plots import (
+    plot_activation_histogram,
     plot_best_latents,
     plot_feature_norms,
     plot_feature_recovery,
@@ -209,4 +212,25 @@ def dead_latents_explorer(n_epochs=25, seed=0):
                                     continuous_update=False),
         k=widgets.IntSlider(value=3, min=1, max=8, description="k", continuous_update=False),
         auxk=widgets.Checkbox(value=False, description="AuxK"),
+    )
+
+
+def latent_explorer(sae, latents, tokens, properties, model, scale=1.0):
+    """Pick an SAE seed (instance) and a latent; shows its dashboard and activation histogram.
+    latents (n_instances, n, n_latents) on the characters `tokens` (n,) with ground truth
+    `properties` (n, 7); `scale` multiplies the decoder directions back into the residual
+    stream's units. `.result` is the dashboard (IPython HTML)."""
+    latents = torch.as_tensor(latents)
+
+    def show(instance, latent):
+        dashboard = latent_dashboard(latent, latents[instance, :, latent], tokens, properties, model,
+                                     sae.decoder_directions[instance, latent].detach() * scale)
+        display(dashboard)
+        plot_activation_histogram(latents[instance, :, latent], latent)
+        return dashboard
+
+    return _explorer(
+        show,
+        instance=widgets.Dropdown(options=list(range(latents.shape[0])), value=0, description="SAE"),
+        latent=widgets.BoundedIntText(value=0, min=0, max=latents.shape[2] - 1, description="latent"),
     )

@@ -1,0 +1,86 @@
+"""Feature dashboards for an SAE on the character model: HTML that reads the same in
+JupyterLab and Colab (inline styles only, no scripts), and an activation histogram.
+
+A dashboard shows, for one latent: the contexts where it fires most, each character shaded by
+the latent's activation there; what fraction of the characters it fires on have each
+ground-truth property; and the characters its decoder direction promotes and suppresses
+directly, through the final LayerNorm's scale and the unembedding (the LayerNorm's
+normalisation, which depends on the whole residual, left out, as dashboards usually do).
+"""
+
+import html
+
+import numpy as np
+import torch
+from IPython.display import HTML
+
+from sae_helpers.language_model import PROPERTIES
+from sae_helpers.metrics import ACTIVE_THRESHOLD
+
+_VISIBLE = {"\n": "⏎", "\t": "⇥", " ": "\u00a0"}  # a newline inside one line of context, a tab, a kept space
+_STYLE = "font-family: monospace; white-space: pre; line-height: 1.7"
+
+
+def _char(code):
+    c = chr(code)
+    return _VISIBLE.get(c, html.escape(c) if c.isprintable() else f"\\x{code:02x}")
+
+
+def highlight(tokens, values, top):
+    """One line of HTML: each character shaded orange by values / top (clipped to [0, 1],
+    rounded to 0.1, so the HTML does not change with float noise)."""
+    shade = np.clip(np.round(np.asarray(values, dtype=float) / top, 1), 0, 1)
+    cells = (f'<span style="background: rgba(255,140,0,{s:.1f})">{_char(c)}</span>' if s > 0 else _char(c)
+             for c, s in zip(torch.as_tensor(tokens).tolist(), shade))
+    return f'<div style="{_STYLE}">{"".join(cells)}</div>'
+
+
+def top_contexts(activations, n_contexts=8, before=40, after=8):
+    """Positions of the n_contexts largest activations, at least before + after apart so that no
+    two contexts overlap (ties broken by position)."""
+    activations = np.asarray(activations, dtype=float)
+    order = np.lexsort((np.arange(len(activations)), -activations))
+    chosen = []
+    for position in order:
+        if activations[position] <= ACTIVE_THRESHOLD or len(chosen) == n_contexts:
+            break
+        if all(abs(position - other) > before + after for other in chosen):
+            chosen.append(int(position))
+    return chosen
+
+
+def promoted_characters(model, direction, n=8):
+    """The characters whose logits `direction` (d_model,) raises most and lowers most:
+    unembed(ln_final.weight * (direction - its mean)). Returns (promoted, suppressed), each a
+    list of (character, logit change)."""
+    with torch.no_grad():
+        direction = torch.as_tensor(direction, dtype=model.unembed.weight.dtype, device=model.unembed.weight.device)
+        logits = model.unembed(model.ln_final.weight * (direction - direction.mean())).cpu().numpy()
+    order = np.lexsort((np.arange(len(logits)), -logits))
+    return [(chr(i), float(logits[i])) for i in order[:n]], [(chr(i), float(logits[i])) for i in order[::-1][:n]]
+
+
+def latent_dashboard(latent, activations, tokens, properties, model, direction, n_contexts=8):
+    """HTML dashboard of one latent. activations (n,) its values on the characters `tokens` (n,),
+    whose ground truth is `properties` (n, 7) bool; `direction` (d_model,) its decoder direction."""
+    activations = np.asarray(activations, dtype=float)
+    tokens = torch.as_tensor(tokens)
+    fires = activations > ACTIVE_THRESHOLD
+    parts = [f"<h4>Latent {latent}: fires on {fires.mean():.2%} of {len(activations):,} characters</h4>"]
+    if fires.any():
+        shares = np.asarray(properties)[fires].mean(axis=0)
+        parts.append("<p>Where it fires, the characters are: " + ", ".join(
+            f"<b>{name}</b> {share:.0%}" for name, share in zip(PROPERTIES, shares)) + "</p>")
+        top = activations.max()
+        before, after = 40, 8
+        for position in top_contexts(activations, n_contexts, before, after):
+            start, end = max(0, position - before), min(len(tokens), position + after + 1)
+            parts.append(f"<div style='display: flex; gap: 1em'><span style='{_STYLE}'>"
+                         f"{activations[position]:5.1f}</span>{highlight(tokens[start:end], activations[start:end], top)}</div>")
+    else:
+        parts.append("<p>It never fires on these characters.</p>")
+    promoted, suppressed = promoted_characters(model, direction)
+    listing = lambda pairs: " ".join(f"<code>{_char(ord(c))}</code>&nbsp;{v:+.1f}" for c, v in pairs)
+    parts.append(f"<p>Promotes: {listing(promoted)}<br>Suppresses: {listing(suppressed)}</p>")
+    return HTML("\n".join(parts))
+

@@ -1,0 +1,301 @@
+"""A small character-level transformer trained on Python source, and what every character of
+that source truly is, from Python's own `tokenize`: the ground truth for notebook 08.
+
+    tokens (batch, T) -> embed + position -> n_layers x Block -> LayerNorm -> unembed -> logits
+    Block: x = x + attention(LayerNorm(x)); x = x + mlp(LayerNorm(x))   (pre-norm, as in GPT-2)
+
+A token is one ASCII character (its code, 0-127). The corpus (modules of CPython's standard
+library, with the PSF licence beside it) and the trained weights lie in `sae_helpers/assets`,
+made by `make model` (tools/make_model.py). `collect` and `splice` hook any torch module,
+this model's blocks or GPT-2's.
+"""
+
+import contextlib
+import io
+import keyword
+import math
+import tokenize
+from importlib import resources
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from sae_helpers.data import check_positive_int
+
+VOCAB_SIZE = 128  # ASCII
+PROPERTIES = ("string", "comment", "number", "name", "keyword", "indentation", "bracket")
+CORPUS_FILE = "python_stdlib.npz"
+WEIGHTS_FILE = "char_transformer.pt"
+
+
+def char_properties(source):
+    """(len(source), 7) bool: for each character, is it in a string literal (prefix and quotes
+    included; an f-string whole), a comment, a number, a name (not a keyword), a keyword
+    (keyword.kwlist; soft keywords are names), the indentation of a line (leading whitespace where
+    a line starts outside brackets, strings and backslash continuations), inside brackets (after
+    an unclosed (, [ or {)? Columns in the order of PROPERTIES. Raises ValueError if `source`
+    does not tokenize.
+    """
+    line_starts = np.concatenate([[0], np.flatnonzero(np.frombuffer(source.encode("utf-32-le"), np.uint32)
+                                                       == ord("\n")) + 1])
+    labels = np.zeros((len(source), len(PROPERTIES)), dtype=bool)
+    depth_change = np.zeros(len(source) + 1, dtype=np.int64)
+    column = {name: i for i, name in enumerate(PROPERTIES)}
+    fstring_start = getattr(tokenize, "FSTRING_START", None)  # Python >= 3.12 splits f-strings
+    fstring_end = getattr(tokenize, "FSTRING_END", None)
+    open_fstrings = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            start = line_starts[token.start[0] - 1] + token.start[1]
+            end = line_starts[token.end[0] - 1] + token.end[1] if token.type != tokenize.ENDMARKER else start
+            if token.type == fstring_start:
+                open_fstrings.append(start)
+            elif token.type == fstring_end:
+                first = open_fstrings.pop()
+                if not open_fstrings:
+                    labels[first:end, column["string"]] = True
+            elif open_fstrings:
+                continue  # the names and braces inside an f-string are part of the string
+            elif token.type == tokenize.STRING:
+                labels[start:end, column["string"]] = True
+            elif token.type == tokenize.COMMENT:
+                labels[start:end, column["comment"]] = True
+            elif token.type == tokenize.NUMBER:
+                labels[start:end, column["number"]] = True
+            elif token.type == tokenize.NAME:
+                labels[start:end, column["keyword" if keyword.iskeyword(token.string) else "name"]] = True
+            elif token.type == tokenize.OP and token.string in ("(", "[", "{"):
+                depth_change[end] += 1
+            elif token.type == tokenize.OP and token.string in (")", "]", "}"):
+                depth_change[start] -= 1
+    except (tokenize.TokenError, SyntaxError) as error:
+        raise ValueError(f"source does not tokenize: {error}") from None
+    labels[:, column["bracket"]] = np.cumsum(depth_change)[:-1] > 0
+    for start in line_starts[line_starts < len(source)]:
+        continued = start >= 2 and source[start - 2] == "\\"
+        if continued or labels[start, column["string"]] or labels[start, column["bracket"]]:
+            continue
+        end = start
+        while end < len(source) and source[end] in " \t":
+            end += 1
+        if end < len(source) and source[end] != "\n":  # a blank line has no indentation
+            labels[start:end, column["indentation"]] = True
+    return labels
+
+
+class Corpus(NamedTuple):
+    """The training and held-out text as tokens, with each character's properties."""
+
+    train: torch.Tensor  # (n_train,) int64 character codes
+    held_out: torch.Tensor  # (n_held_out,)
+    train_properties: np.ndarray  # (n_train, 7) bool, columns as PROPERTIES
+    held_out_properties: np.ndarray  # (n_held_out, 7)
+    held_out_files: tuple  # the held-out modules' names
+
+
+def encode(text):
+    """ASCII text -> (len,) int64 tensor of character codes; ValueError for other characters."""
+    codes = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+    if codes.size and codes.max() >= VOCAB_SIZE:
+        raise ValueError(f"the model reads ASCII only; got {chr(codes.max())!r}")
+    return torch.from_numpy(codes.astype(np.int64))
+
+
+def decode(tokens):
+    """(n,) character codes -> str."""
+    return "".join(map(chr, torch.as_tensor(tokens).tolist()))
+
+
+def _asset(name):
+    return resources.files("sae_helpers") / "assets" / name
+
+
+def load_corpus():
+    """The committed corpus: training and held-out modules (whole files held out)."""
+    with _asset(CORPUS_FILE).open("rb") as file, np.load(file, allow_pickle=False) as stored:
+        codes = torch.from_numpy(stored["text"].astype(np.int64))
+        properties = np.unpackbits(stored["properties"][:, None], axis=1, count=len(PROPERTIES),
+                                   bitorder="little").astype(bool)
+        in_held_out = np.repeat(stored["held_out"], np.diff(stored["file_starts"]))
+        names = tuple(str(name) for name in stored["names"][stored["held_out"]])
+    return Corpus(codes[~in_held_out], codes[in_held_out], properties[~in_held_out],
+                  properties[in_held_out], names)
+
+
+class Attention(nn.Module):
+    """Causal multi-head self-attention."""
+
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def forward(self, x):
+        batch, T, d = x.shape
+        q, k, v = self.qkv(x).view(batch, T, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        mixed = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (batch, heads, T, d_head)
+        return self.out(mixed.transpose(1, 2).reshape(batch, T, d))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block; `mlp[1]` is the GELU whose outputs are the neurons."""
+
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        self.ln_attention = nn.LayerNorm(d_model)
+        self.attention = Attention(d_model, n_heads)
+        self.ln_mlp = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
+
+    def forward(self, x):
+        x = x + self.attention(self.ln_attention(x))
+        return x + self.mlp(self.ln_mlp(x))
+
+
+class CharTransformer(nn.Module):
+    """A GPT-style character model: (batch, T) codes, T <= context -> (batch, T, 128) logits."""
+
+    def __init__(self, d_model=128, n_layers=4, n_heads=4, context=128):
+        super().__init__()
+        self.config = dict(d_model=check_positive_int(d_model, "d_model"),
+                           n_layers=check_positive_int(n_layers, "n_layers"),
+                           n_heads=check_positive_int(n_heads, "n_heads"),
+                           context=check_positive_int(context, "context"))
+        self.context = context
+        self.embed = nn.Embedding(VOCAB_SIZE, d_model)
+        self.position = nn.Embedding(context, d_model)
+        self.blocks = nn.ModuleList(Block(d_model, n_heads) for _ in range(n_layers))
+        self.ln_final = nn.LayerNorm(d_model)
+        self.unembed = nn.Linear(d_model, VOCAB_SIZE, bias=False)
+
+    def forward(self, tokens):
+        if tokens.ndim != 2 or tokens.dtype != torch.int64:
+            raise ValueError(f"tokens must be a (batch, T) int64 tensor; got {tuple(tokens.shape)} {tokens.dtype}")
+        if not 0 < tokens.shape[1] <= self.context:
+            raise ValueError(f"T must be between 1 and the context, {self.context}; got {tokens.shape[1]}")
+        x = self.embed(tokens) + self.position(torch.arange(tokens.shape[1], device=tokens.device))
+        for block in self.blocks:
+            x = block(x)
+        return self.unembed(self.ln_final(x))
+
+
+def load_model(dtype=torch.float64, device="cpu"):
+    """The committed trained CharTransformer (stored in float16), in `dtype`, in eval mode."""
+    with _asset(WEIGHTS_FILE).open("rb") as file:
+        stored = torch.load(file, weights_only=True)
+    model = CharTransformer(**stored["config"])
+    model.load_state_dict(stored["weights"])
+    return model.to(device=device, dtype=dtype).eval()
+
+
+def windows(tokens, context):
+    """(n,) tokens -> (n // context, context): consecutive windows, the remainder dropped."""
+    n = len(tokens) // context
+    if n == 0:
+        raise ValueError(f"need at least one window of {context} tokens; got {len(tokens)}")
+    return tokens[: n * context].view(n, context)
+
+
+def spread_windows(tokens, properties, n_windows, context):
+    """n_windows windows of `context` characters spread evenly over the text (so that they come
+    from many modules): (tokens (n_windows * context,), properties (n_windows * context, 7))."""
+    rows = windows(torch.arange(len(tokens)), context)
+    if not 0 < n_windows <= len(rows):
+        raise ValueError(f"n_windows must be between 1 and {len(rows)}; got {n_windows!r}")
+    picked = rows[torch.linspace(0, len(rows) - 1, n_windows).round().long()].flatten()
+    return tokens[picked], np.asarray(properties)[picked.numpy()]
+
+
+def _batches(model, tokens, batch_size, context=None):
+    device = next(model.parameters()).device
+    rows = windows(tokens, context or model.context)
+    for start in range(0, len(rows), batch_size):
+        yield rows[start:start + batch_size].to(device)
+
+
+def next_char_bits(model, tokens, batch_size=64, context=None):
+    """(n_windows, context - 1): the model's loss in bits on each next token, within each window
+    of `context` tokens (default: the model's own; the first token of a window is not predicted).
+    `model` returns logits, or an object with `.logits` (as transformers' models do)."""
+    losses = []
+    with torch.no_grad():
+        for batch in _batches(model, tokens, batch_size, context):
+            output = model(batch[:, :-1])
+            logits = getattr(output, "logits", output)
+            losses.append(F.cross_entropy(logits.transpose(1, 2), batch[:, 1:], reduction="none").cpu())
+    return torch.cat(losses).double() / math.log(2)
+
+
+def bits_per_char(model, tokens, batch_size=64, context=None):
+    """Mean cross-entropy in bits of each next character (token), over windows of `context`."""
+    return float(next_char_bits(model, tokens, batch_size, context).mean())
+
+
+def generate(model, prompt, n_chars):
+    """The prompt followed by n_chars characters, each the model's most likely next one (greedy)."""
+    device = next(model.parameters()).device
+    tokens = encode(prompt).to(device)
+    with torch.no_grad():
+        for _ in range(check_positive_int(n_chars, "n_chars")):
+            logits = model(tokens[None, -model.context:])
+            tokens = torch.cat([tokens, logits[0, -1].argmax()[None]])
+    return decode(tokens)
+
+
+def ngram_bits_per_char(train, held_out, order):
+    """Held-out bits per char of a unigram (order 1) or bigram (order 2) model with add-one
+    smoothing, fitted on `train`: the baselines the transformer must beat."""
+    if order == 1:
+        counts = torch.bincount(train, minlength=VOCAB_SIZE).double() + 1
+        return float(-(counts / counts.sum()).log2()[held_out].mean())
+    if order == 2:
+        pairs = torch.bincount(train[:-1] * VOCAB_SIZE + train[1:], minlength=VOCAB_SIZE**2)
+        counts = pairs.view(VOCAB_SIZE, VOCAB_SIZE).double() + 1
+        probabilities = counts / counts.sum(dim=1, keepdim=True)
+        return float(-probabilities[held_out[:-1], held_out[1:]].log2().mean())
+    raise ValueError(f"order must be 1 or 2; got {order!r}")
+
+
+def _first(output):
+    """A module's output, or its first element (GPT-2's blocks return tuples)."""
+    return output[0] if isinstance(output, tuple) else output
+
+
+def collect(model, module, tokens, batch_size=64, context=None, progress=True):
+    """Run `model` over `tokens` in windows of `context` characters or tokens (default: the
+    model's own) and return what `module` outputs, (n_windows * context, width), one row per
+    token (a tuple's first element, for a module that returns a tuple)."""
+    captured = []
+    handle = module.register_forward_hook(lambda mod, inputs, output: captured.append(_first(output).detach()))
+    try:
+        with torch.no_grad():
+            batches = list(_batches(model, tokens, batch_size, context))
+            for batch in tqdm(batches, desc="collecting", disable=not progress):
+                model(batch)
+    finally:
+        handle.remove()
+    return torch.cat(captured).flatten(0, 1)
+
+
+@contextlib.contextmanager
+def splice(module, replace):
+    """While inside the `with`, `module`'s output (its first element, for a tuple) is replaced
+    by replace(output): e.g. an SAE's reconstruction, or zeros."""
+
+    def hook(mod, inputs, output):
+        if isinstance(output, tuple):
+            return (replace(output[0]), *output[1:])
+        return replace(output)
+
+    handle = module.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()

@@ -1,0 +1,140 @@
+"""How well one direction of a representation picks out a labelled property of the input.
+
+A direction's activation a predicts "property present" where a >= threshold. For each
+property, the best direction and its threshold are chosen on training samples, by F1,
+
+    F1 = 2 TP / (2 TP + FP + FN)   (the harmonic mean of precision and recall),
+
+and both are then scored on held-out samples by F1 and by AUROC (the probability that a
+random positive sample gets a higher activation than a random negative one; 0.5 is chance,
+and it needs no threshold). The references: the trivial F1, of calling every sample positive,
+2 p / (1 + p) for a property of frequency p; and a linear probe, logistic regression on the
+whole representation, scored the same way: the most any single linear direction could reach.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.stats import rankdata
+
+from sae_helpers.data import check_matrix
+
+
+def _check_pair(activations, labels, name):
+    activations = torch.as_tensor(check_matrix(activations, name)).detach().cpu().double()
+    labels = torch.as_tensor(np.asarray(labels))
+    if labels.dtype != torch.bool or labels.ndim != 2 or len(labels) != len(activations):
+        raise ValueError(f"labels must be a bool array (n_samples, n_properties) with the {len(activations)} "
+                         f"rows of {name}; got {labels.dtype} {tuple(labels.shape)}")
+    if (labels.sum(dim=0) == 0).any():
+        raise ValueError("every property needs at least one positive sample")
+    return activations, labels
+
+
+def f1_score(predicted, labels):
+    """F1 of bool predictions against bool labels, both (n_samples, ...) -> (...)."""
+    predicted, labels = torch.as_tensor(predicted), torch.as_tensor(labels)
+    true_positives = (predicted & labels).sum(dim=0).double()
+    return 2 * true_positives / (predicted.sum(dim=0) + labels.sum(dim=0)).double().clamp_min(1)
+
+
+def trivial_f1(labels):
+    """(n_properties,) the F1 of calling every sample positive: 2 p / (1 + p)."""
+    p = torch.as_tensor(np.asarray(labels)).double().mean(dim=0)
+    return (2 * p / (1 + p)).numpy()
+
+
+def best_thresholds(activations, labels, chunk=256):
+    """For every (property, direction): the threshold with the highest F1 on these samples.
+
+    activations (n_samples, n_directions), labels (n_samples, n_properties) bool ->
+    (f1, threshold), each (n_properties, n_directions). Every distinct activation is tried.
+    """
+    activations, labels = _check_pair(activations, labels, "activations")
+    n_samples = len(activations)
+    positives = labels.sum(dim=0).double()
+    predicted = torch.arange(1, n_samples + 1, dtype=torch.float64)[:, None]  # samples at or above
+    f1s, thresholds = [], []
+    for start in range(0, activations.shape[1], chunk):
+        values, order = activations[:, start:start + chunk].sort(dim=0, descending=True, stable=True)
+        last_of_tie = torch.ones_like(values, dtype=torch.bool)
+        last_of_tie[:-1] = values[:-1] != values[1:]  # a threshold keeps a whole group of ties
+        f1_chunk = torch.stack([
+            torch.where(last_of_tie, 2 * labels[:, p][order].cumsum(dim=0) / (predicted + positives[p]), 0.0)
+            for p in range(labels.shape[1])])  # (n_properties, n_samples, chunk)
+        best, index = f1_chunk.max(dim=1)
+        f1s.append(best)
+        thresholds.append(values[index, torch.arange(values.shape[1])])
+    return torch.cat(f1s, dim=1).numpy(), torch.cat(thresholds, dim=1).numpy()
+
+
+def auroc(scores, labels):
+    """Area under the ROC curve of each column of scores against bool labels (n_samples, k) ->
+    (k,), ties counted as half (Mann-Whitney U)."""
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
+    ranks = rankdata(scores, axis=0)
+    n_pos = labels.sum(axis=0)
+    n_neg = len(labels) - n_pos
+    return ((ranks * labels).sum(axis=0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+class PropertyScores(NamedTuple):
+    """Per property: the best direction on training samples, and its held-out scores."""
+
+    direction: np.ndarray  # (n_properties,) column index of the best direction
+    threshold: np.ndarray  # (n_properties,) chosen on training samples
+    train_f1: np.ndarray  # (n_properties,)
+    f1: np.ndarray  # (n_properties,) held out
+    auroc: np.ndarray  # (n_properties,) held out
+
+
+def best_direction_scores(train_activations, train_labels, test_activations, test_labels):
+    """For each property, pick the direction (column) and threshold with the best F1 on the
+    training samples, then score it on the test samples. Directions of a basis without a
+    preferred sign (PCA, random) should be given twice, as a and -a."""
+    f1, threshold = best_thresholds(train_activations, train_labels)
+    test_activations, test_labels = _check_pair(test_activations, test_labels, "test_activations")
+    if test_activations.shape[1] != f1.shape[1] or test_labels.shape[1] != f1.shape[0]:
+        raise ValueError(f"test data must have the training data's {f1.shape[1]} directions and "
+                         f"{f1.shape[0]} properties; got {tuple(test_activations.shape)}, {tuple(test_labels.shape)}")
+    properties = np.arange(f1.shape[0])
+    direction = f1.argmax(axis=1)
+    chosen = test_activations[:, direction]  # (n_test, n_properties)
+    test_f1 = f1_score(chosen >= torch.as_tensor(threshold[properties, direction]), test_labels).numpy()
+    return PropertyScores(direction, threshold[properties, direction], f1[properties, direction], test_f1,
+                          auroc(chosen.numpy(), test_labels.numpy()))
+
+
+def linear_probe(train_activations, train_labels, l2=1e-3, max_iter=200):
+    """Logistic regression per property on standardised activations, fitted with L-BFGS in
+    float64. Returns a function: activations (n, d) -> logits (n, n_properties)."""
+    x, labels = _check_pair(train_activations, train_labels, "train_activations")
+    mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-8)
+    x = (x - mean) / std
+    weight = torch.zeros(x.shape[1], labels.shape[1], dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(labels.shape[1], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias], max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(x @ weight + bias, labels.double()) + l2 * (weight**2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    weight, bias = weight.detach(), bias.detach()
+    return lambda activations: ((torch.as_tensor(activations).double() - mean) / std) @ weight + bias
+
+
+def probe_scores(train_activations, train_labels, test_activations, test_labels):
+    """The linear-probe ceiling: each property's probe logit as its one direction, its
+    threshold chosen on the training samples like any other direction's."""
+    probe = linear_probe(train_activations, train_labels)
+    train_logits, test_logits = probe(train_activations), probe(test_activations)
+    n = train_logits.shape[1]
+    scores = [best_direction_scores(train_logits[:, [p]], train_labels[:, [p]], test_logits[:, [p]],
+                                    test_labels[:, [p]]) for p in range(n)]
+    return PropertyScores(*(np.concatenate([getattr(s, field) for s in scores])
+                            for field in PropertyScores._fields))
