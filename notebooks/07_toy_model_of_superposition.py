@@ -492,6 +492,7 @@ toy_model_explorer()
 #   them all.
 # - Features the network dropped are invisible to any method that reads its hidden layer.
 #
-# Next: [09 · What goes wrong](09_pathologies.ipynb), the failures of SAE training (dead
-# latents, shrinkage, absorption) measured against the truth. Notebook 08, an SAE on a small
-# language model whose features are learned from text, is planned.
+# Next: [08 · An SAE on a language model](08_language_model.ipynb), a small transformer
+# trained on Python source, whose every character's truth we know; then
+# [09 · What goes wrong](09_pathologies.ipynb), the failures of SAE training (dead latents,
+# shrinkage, absorption) measured against the truth.

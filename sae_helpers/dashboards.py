@@ -18,6 +18,7 @@ from sae_helpers.language_model import PROPERTIES
 from sae_helpers.metrics import ACTIVE_THRESHOLD
 
 _VISIBLE = {"\n": "⏎", "\t": "⇥", " ": "\u00a0"}  # a newline inside one line of context, a tab, a kept space
+_SHOWN = {ord("\n"), *range(32, 127)}  # the characters a dashboard lists
 _STYLE = "font-family: monospace; white-space: pre; line-height: 1.7"
 
 
@@ -26,12 +27,14 @@ def _char(code):
     return _VISIBLE.get(c, html.escape(c) if c.isprintable() else f"\\x{code:02x}")
 
 
-def highlight(tokens, values, top):
-    """One line of HTML: each character shaded orange by values / top (clipped to [0, 1],
-    rounded to 0.1, so the HTML does not change with float noise)."""
+def highlight(tokens, values, top, one_line=True):
+    """HTML of the characters, each shaded orange by values / top (clipped to [0, 1], rounded to
+    0.1, so the HTML does not change with float noise). `one_line`: newlines shown as ⏎;
+    otherwise kept as line breaks."""
     shade = np.clip(np.round(np.asarray(values, dtype=float) / top, 1), 0, 1)
-    cells = (f'<span style="background: rgba(255,140,0,{s:.1f})">{_char(c)}</span>' if s > 0 else _char(c)
-             for c, s in zip(torch.as_tensor(tokens).tolist(), shade))
+    text = [_char(c) if one_line or c != ord("\n") else "\n" for c in torch.as_tensor(tokens).tolist()]
+    cells = (f'<span style="background: rgba(255,140,0,{s:.1f})">{t}</span>' if s > 0 else t
+             for t, s in zip(text, shade))
     return f'<div style="{_STYLE}">{"".join(cells)}</div>'
 
 
@@ -51,18 +54,21 @@ def top_contexts(activations, n_contexts=8, before=40, after=8):
 
 def promoted_characters(model, direction, n=8):
     """The characters whose logits `direction` (d_model,) raises most and lowers most:
-    unembed(ln_final.weight * (direction - its mean)). Returns (promoted, suppressed), each a
-    list of (character, logit change)."""
+    unembed(ln_final.weight * (direction - its mean)), among the printable ones and the newline
+    (the others never occur in the corpus, so their logits mean nothing). Returns (promoted,
+    suppressed), each a list of (character, logit change)."""
     with torch.no_grad():
         direction = torch.as_tensor(direction, dtype=model.unembed.weight.dtype, device=model.unembed.weight.device)
         logits = model.unembed(model.ln_final.weight * (direction - direction.mean())).cpu().numpy()
-    order = np.lexsort((np.arange(len(logits)), -logits))
-    return [(chr(i), float(logits[i])) for i in order[:n]], [(chr(i), float(logits[i])) for i in order[::-1][:n]]
+    shown = np.array([i for i in np.lexsort((np.arange(len(logits)), -logits)) if i in _SHOWN])
+    return [(chr(i), float(logits[i])) for i in shown[:n]], [(chr(i), float(logits[i])) for i in shown[::-1][:n]]
 
 
-def latent_dashboard(latent, activations, tokens, properties, model, direction, n_contexts=8):
+def latent_dashboard(latent, activations, tokens, properties, model, direction, n_contexts=8, window=None):
     """HTML dashboard of one latent. activations (n,) its values on the characters `tokens` (n,),
-    whose ground truth is `properties` (n, 7) bool; `direction` (d_model,) its decoder direction."""
+    whose ground truth is `properties` (n, 7) bool; `direction` (d_model,) its decoder direction.
+    `window`: if the characters are windows of this length put end to end, a context stops at
+    its window's edges (text beyond them is not what the model saw)."""
     activations = np.asarray(activations, dtype=float)
     tokens = torch.as_tensor(tokens)
     fires = activations > ACTIVE_THRESHOLD
@@ -74,7 +80,9 @@ def latent_dashboard(latent, activations, tokens, properties, model, direction, 
         top = activations.max()
         before, after = 40, 8
         for position in top_contexts(activations, n_contexts, before, after):
-            start, end = max(0, position - before), min(len(tokens), position + after + 1)
+            first, last = (0, len(tokens)) if window is None else (position - position % window,
+                                                                   position - position % window + window)
+            start, end = max(first, position - before), min(last, position + after + 1)
             parts.append(f"<div style='display: flex; gap: 1em'><span style='{_STYLE}'>"
                          f"{activations[position]:5.1f}</span>{highlight(tokens[start:end], activations[start:end], top)}</div>")
     else:

@@ -271,17 +271,22 @@ def _first(output):
 def collect(model, module, tokens, batch_size=64, context=None, progress=True):
     """Run `model` over `tokens` in windows of `context` characters or tokens (default: the
     model's own) and return what `module` outputs, (n_windows * context, width), one row per
-    token (a tuple's first element, for a module that returns a tuple)."""
-    captured = []
-    handle = module.register_forward_hook(lambda mod, inputs, output: captured.append(_first(output).detach()))
+    token (a tuple's first element, for a module that returns a tuple). Given a list of
+    modules, one forward pass collects them all and returns a list."""
+    modules = list(module) if isinstance(module, (list, tuple)) else [module]
+    captured = [[] for _ in modules]
+    handles = [m.register_forward_hook(lambda mod, inputs, output, store=store: store.append(_first(output).detach()))
+               for m, store in zip(modules, captured)]
     try:
         with torch.no_grad():
             batches = list(_batches(model, tokens, batch_size, context))
             for batch in tqdm(batches, desc="collecting", disable=not progress):
                 model(batch)
     finally:
-        handle.remove()
-    return torch.cat(captured).flatten(0, 1)
+        for handle in handles:
+            handle.remove()
+    outputs = [torch.cat(store).flatten(0, 1) for store in captured]
+    return outputs if isinstance(module, (list, tuple)) else outputs[0]
 
 
 @contextlib.contextmanager

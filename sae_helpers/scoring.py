@@ -54,19 +54,18 @@ def best_thresholds(activations, labels, chunk=256):
     """
     activations, labels = _check_pair(activations, labels, "activations")
     n_samples = len(activations)
-    positives = labels.sum(dim=0).double()
-    predicted = torch.arange(1, n_samples + 1, dtype=torch.float64)[:, None]  # samples at or above
+    positives = labels.sum(dim=0).double()  # (n_properties,)
+    called = torch.arange(1, n_samples + 1, dtype=torch.float64)[:, None, None]  # samples at or above
     f1s, thresholds = [], []
     for start in range(0, activations.shape[1], chunk):
-        values, order = activations[:, start:start + chunk].sort(dim=0, descending=True, stable=True)
+        values, order = activations[:, start:start + chunk].sort(dim=0, descending=True)
         last_of_tie = torch.ones_like(values, dtype=torch.bool)
         last_of_tie[:-1] = values[:-1] != values[1:]  # a threshold keeps a whole group of ties
-        f1_chunk = torch.stack([
-            torch.where(last_of_tie, 2 * labels[:, p][order].cumsum(dim=0) / (predicted + positives[p]), 0.0)
-            for p in range(labels.shape[1])])  # (n_properties, n_samples, chunk)
-        best, index = f1_chunk.max(dim=1)
-        f1s.append(best)
-        thresholds.append(values[index, torch.arange(values.shape[1])])
+        true_positives = labels[order].cumsum(dim=0, dtype=torch.int32)  # (n_samples, chunk, n_properties)
+        f1 = torch.where(last_of_tie[..., None], 2 * true_positives / (called + positives), -1.0)
+        best, index = f1.max(dim=0)  # (chunk, n_properties)
+        f1s.append(best.T)
+        thresholds.append(values.gather(0, index.T))
     return torch.cat(f1s, dim=1).numpy(), torch.cat(thresholds, dim=1).numpy()
 
 

@@ -215,16 +215,16 @@ def dead_latents_explorer(n_epochs=25, seed=0):
     )
 
 
-def latent_explorer(sae, latents, tokens, properties, model, scale=1.0):
+def latent_explorer(sae, latents, tokens, properties, model, scale=1.0, window=None):
     """Pick an SAE seed (instance) and a latent; shows its dashboard and activation histogram.
     latents (n_instances, n, n_latents) on the characters `tokens` (n,) with ground truth
     `properties` (n, 7); `scale` multiplies the decoder directions back into the residual
-    stream's units. `.result` is the dashboard (IPython HTML)."""
+    stream's units; `window` as in `latent_dashboard`. `.result` is the dashboard (IPython HTML)."""
     latents = torch.as_tensor(latents)
 
     def show(instance, latent):
         dashboard = latent_dashboard(latent, latents[instance, :, latent], tokens, properties, model,
-                                     sae.decoder_directions[instance, latent].detach() * scale)
+                                     sae.decoder_directions[instance, latent].detach() * scale, window=window)
         display(dashboard)
         plot_activation_histogram(latents[instance, :, latent], latent)
         return dashboard

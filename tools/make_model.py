@@ -28,7 +28,6 @@ from sae_helpers.language_model import (
     CharTransformer,
     bits_per_char,
     char_properties,
-    encode,
     load_corpus,
     ngram_bits_per_char,
 )

@@ -1,0 +1,68 @@
+"""Feature dashboards: the shading, the contexts, the promoted characters, the truth line, and
+the latent explorer."""
+
+import numpy as np
+import torch
+
+from sae_helpers.dashboards import highlight, latent_dashboard, promoted_characters, top_contexts
+from sae_helpers.language_model import CharTransformer, encode
+from sae_helpers.model import SAEBatch, TopK
+from sae_helpers.widgets import latent_explorer
+
+
+def tiny_model():
+    torch.manual_seed(0)
+    return CharTransformer(d_model=16, n_layers=1, n_heads=2, context=16).double()
+
+
+def test_highlight_shades_by_tenths_and_escapes():
+    html = highlight(encode("a<\n "), [1.0, 0.449, 0.0, 2.0], 1.0)
+    assert 'rgba(255,140,0,1.0)">a<' in html and 'rgba(255,140,0,0.4)">&lt;<' in html
+    assert "⏎" in html and "rgba(255,140,0,1.0)\">\u00a0<" in html  # clipped at 1, space kept
+
+
+def test_top_contexts_are_the_largest_and_do_not_overlap():
+    activations = np.zeros(200)
+    activations[[10, 12, 100, 150]] = [5.0, 4.0, 3.0, 2.0]
+    assert top_contexts(activations, n_contexts=3, before=5, after=2) == [10, 100, 150]  # 12 overlaps 10
+    assert top_contexts(np.zeros(50)) == []
+
+
+def test_promoted_characters_follow_the_unembedding():
+    model = tiny_model()
+    direction = torch.randn(16, dtype=torch.float64)
+    promoted, suppressed = promoted_characters(model, direction, n=3)
+    with torch.no_grad():
+        logits = model.unembed(model.ln_final.weight * (direction - direction.mean()))
+    printable = [i for i in range(128) if i == 10 or 32 <= i < 127]
+    order = sorted(printable, key=lambda i: -float(logits[i]))
+    assert [c for c, _ in promoted] == [chr(i) for i in order[:3]]
+    assert [c for c, _ in suppressed] == [chr(i) for i in order[::-1][:3]]
+
+
+def test_dashboard_truth_line_counts_the_firing_characters():
+    model = tiny_model()
+    tokens = encode("x = 1  # one\n" * 10)
+    properties = np.zeros((len(tokens), 7), dtype=bool)
+    properties[:, 1] = tokens.numpy() == ord("#")
+    activations = np.where(tokens.numpy() == ord("#"), 2.0, 0.0)
+    activations[0] = 1.0  # fires once on a character that is not "#"
+    html = latent_dashboard(7, activations, tokens, properties, model, torch.ones(16)).data
+    assert "Latent 7: fires on 8.46% of 130 characters" in html
+    assert "<b>comment</b> 91%" in html and "<b>string</b> 0%" in html
+    assert "never fires" in latent_dashboard(7, np.zeros(len(tokens)), tokens, properties, model, torch.ones(16)).data
+
+
+def test_latent_explorer_shows_the_chosen_latent():
+    model = tiny_model()
+    tokens = encode("def f(x):\n    return x\n" * 8)
+    properties = np.zeros((len(tokens), 7), dtype=bool)
+    properties[:, 0] = True
+    sae = SAEBatch(16, 8, seeds=[0, 1], activation=TopK(2)).double()
+    latents = torch.rand(2, len(tokens), 8, dtype=torch.float64)
+    explorer = latent_explorer(sae, latents, tokens, properties, model)
+    assert "Latent 0:" in explorer.result.data
+    explorer.children[1].value = 5
+    explorer.children[0].value = 1
+    expected = f"Latent 5: fires on {(latents[1, :, 5] > 1e-3).double().mean():.2%}"
+    assert expected in explorer.result.data

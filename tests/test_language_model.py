@@ -1,0 +1,192 @@
+"""The character model of notebook 08: the ground truth from tokenize, the committed corpus and
+weights, and the hooks (collect, splice) on it and on a tiny random GPT-2."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sae_helpers.language_model import (
+    CORPUS_FILE,
+    PROPERTIES,
+    CharTransformer,
+    _asset,
+    bits_per_char,
+    char_properties,
+    collect,
+    decode,
+    encode,
+    generate,
+    load_corpus,
+    load_model,
+    next_char_bits,
+    ngram_bits_per_char,
+    splice,
+    spread_windows,
+)
+
+SOURCE = '''def f(x, y=3):  # hi
+    if x:
+        return "a" + f"{y}b"
+    z = [1,
+         2]
+    match = b'\\n'
+    """doc
+    more"""
+'''
+
+
+def marked(source, name):
+    """The characters of `source` that have property `name`, as one string."""
+    return "".join(c for c, flag in zip(source, char_properties(source)[:, PROPERTIES.index(name)]) if flag)
+
+
+def test_char_properties_label_each_kind_of_token():
+    assert marked(SOURCE, "comment") == "# hi"
+    assert marked(SOURCE, "keyword") == "defifreturn"
+    assert marked(SOURCE, "name") == "fxyxzmatch"  # a soft keyword is a name
+    assert marked(SOURCE, "number") == "312"
+    # prefix and quotes belong to the string; an f-string is a string whole, on every Python
+    assert marked(SOURCE, "string") == '"a"f"{y}b"b\'\\n\'"""doc\n    more"""'
+    # the inside of brackets, not the brackets; a continuation line is inside
+    assert marked(SOURCE, "bracket") == "x, y=31,\n         2"
+
+
+def test_indentation_is_leading_whitespace_of_lines_that_start_statements():
+    # not the continuation line inside [ ], not the line inside the docstring
+    assert marked(SOURCE, "indentation") == " " * (4 + 8 + 4 + 4 + 4)
+    assert marked("x = 1 \\\n    + 2\n", "indentation") == ""  # a backslash continuation
+    assert marked("if x:\n\n    y\n", "indentation") == "    "  # a blank line has none
+
+
+def test_char_properties_reject_source_that_does_not_tokenize():
+    with pytest.raises(ValueError, match="does not tokenize"):
+        char_properties('x = """never closed\n')
+
+
+def test_encode_and_decode_are_inverse_and_ascii_only():
+    assert decode(encode("def f():\n\tpass")) == "def f():\n\tpass"
+    with pytest.raises(ValueError, match="ASCII"):
+        encode("café")
+
+
+def test_the_stored_labels_are_what_char_properties_gives():
+    with _asset(CORPUS_FILE).open("rb") as file, np.load(file, allow_pickle=False) as stored:
+        starts, text, packed = stored["file_starts"], stored["text"], stored["properties"]
+        for i in (0, len(starts) // 2, len(starts) - 2):  # three modules
+            source = text[starts[i]:starts[i + 1]].tobytes().decode("ascii")
+            labels = np.unpackbits(packed[starts[i]:starts[i + 1], None], axis=1, count=7, bitorder="little")
+            np.testing.assert_array_equal(labels.astype(bool), char_properties(source))
+
+
+def test_corpus_holds_out_whole_modules():
+    corpus = load_corpus()
+    assert len(corpus.train) == len(corpus.train_properties) > 3_000_000
+    assert len(corpus.held_out) == len(corpus.held_out_properties) > 250_000
+    assert 10 <= len(corpus.held_out_files) <= 30
+    assert decode(corpus.held_out[:2000]) not in decode(corpus.train)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(torch.float64)
+
+
+def test_the_committed_model_beats_the_baselines_on_held_out_modules(model):
+    corpus = load_corpus()
+    tokens = corpus.held_out[: 16 * model.context]
+    bits = bits_per_char(model, tokens)
+    assert bits < 2.0 < ngram_bits_per_char(corpus.train, tokens, 2) < ngram_bits_per_char(corpus.train, tokens, 1)
+    torch.manual_seed(0)
+    untrained = CharTransformer(**model.config).double()
+    assert bits_per_char(untrained, tokens) > 6  # about log2(128) = 7 bits
+
+
+def test_bits_per_char_is_the_mean_next_character_cross_entropy(model):
+    tokens = load_corpus().held_out[: 2 * model.context]
+    rows = tokens.view(2, model.context)
+    with torch.no_grad():
+        logits = model(rows[:, :-1])
+    expected = F.cross_entropy(logits.flatten(0, 1), rows[:, 1:].flatten()) / math.log(2)
+    assert next_char_bits(model, tokens).shape == (2, model.context - 1)
+    assert bits_per_char(model, tokens) == pytest.approx(float(expected), rel=1e-12)
+
+
+def test_ngram_baselines_on_text_with_known_answers():
+    train = encode("ab" * 500)
+    assert ngram_bits_per_char(train, encode("abab"), 1) == pytest.approx(math.log2(1128 / 501), rel=1e-9)  # add-one: 1000 + 128
+    # b follows each of the 500 a's, a each of the 499 b's before the end; add-one again
+    expected = (2 * math.log2(628 / 501) + math.log2(627 / 500)) / 3
+    assert ngram_bits_per_char(train, encode("abab"), 2) == pytest.approx(expected, rel=1e-9)
+    with pytest.raises(ValueError, match="order"):
+        ngram_bits_per_char(train, train, 3)
+
+
+def test_the_model_rejects_bad_tokens(model):
+    with pytest.raises(ValueError, match="int64"):
+        model(torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="context"):
+        model(torch.zeros(1, model.context + 1, dtype=torch.int64))
+
+
+def test_collect_returns_each_block_output_and_leaves_no_hook(model):
+    tokens = load_corpus().held_out[: 2 * model.context]
+    first, last = collect(model, [model.blocks[0], model.blocks[-1]], tokens, progress=False)
+    assert first.shape == last.shape == (2 * model.context, 128)
+    with torch.no_grad():
+        x = model.embed(tokens.view(2, -1)) + model.position(torch.arange(model.context))
+        expected = model.blocks[0](x)
+    torch.testing.assert_close(first, expected.flatten(0, 1))
+    torch.testing.assert_close(collect(model, model.blocks[-1], tokens, progress=False), last)
+    assert not any(block._forward_hooks for block in model.blocks)
+
+
+def test_splice_replaces_the_output_only_inside_the_with(model):
+    tokens = load_corpus().held_out[: model.context]
+    clean = bits_per_char(model, tokens)
+    with splice(model.blocks[1], lambda x: x):
+        assert bits_per_char(model, tokens) == pytest.approx(clean, rel=1e-12)
+    with splice(model.blocks[1], torch.zeros_like):
+        assert bits_per_char(model, tokens) > clean + 3
+    assert bits_per_char(model, tokens) == clean
+    with pytest.raises(RuntimeError), splice(model.blocks[1], torch.zeros_like):
+        raise RuntimeError
+    assert not model.blocks[1]._forward_hooks
+
+
+def test_generate_is_greedy_and_deterministic(model):
+    text = generate(model, "def f(x):\n    return", 20)
+    assert text.startswith("def f(x):\n    return") and len(text) == 20 + 20
+    assert generate(model, "def f(x):\n    return", 20) == text
+
+
+def test_spread_windows_come_from_across_the_text():
+    tokens = torch.arange(1000)
+    properties = np.arange(1000)[:, None] % 2 == 0
+    picked, labels = spread_windows(tokens, properties, 4, 10)
+    assert picked.tolist()[:10] == list(range(10)) and picked.tolist()[-10:] == list(range(990, 1000))
+    np.testing.assert_array_equal(labels[:, 0], picked.numpy() % 2 == 0)
+    with pytest.raises(ValueError, match="n_windows"):
+        spread_windows(tokens, properties, 101, 10)
+
+
+def test_hooks_work_on_a_tiny_random_gpt2():
+    # the loading and hooking code of notebook 08's optional GPT-2 section, offline
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(vocab_size=100, n_positions=32, n_embd=32, n_layer=2, n_head=2)
+    gpt2 = transformers.GPT2LMHeadModel(config).eval()
+    tokens = torch.randint(0, 100, (64,), generator=torch.Generator().manual_seed(1))
+    block = gpt2.transformer.h[0]  # returns a tuple: collect and splice take its first element
+    activations = collect(gpt2, block, tokens, batch_size=2, context=16, progress=False)
+    assert activations.shape == (64, 32)
+    with torch.no_grad():
+        hidden = gpt2(tokens.view(4, 16), output_hidden_states=True).hidden_states[1]
+    torch.testing.assert_close(activations, hidden.flatten(0, 1))
+    clean = bits_per_char(gpt2, tokens, context=16)
+    assert 5 < clean < 8  # a random model: about log2(100) = 6.6 bits per token
+    with splice(block, torch.zeros_like):
+        assert bits_per_char(gpt2, tokens, context=16) != pytest.approx(clean)
+    assert bits_per_char(gpt2, tokens, context=16) == clean

@@ -1,0 +1,86 @@
+"""Scoring directions against labelled properties: exact thresholds, AUROC, the probe."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from sae_helpers.scoring import (
+    auroc,
+    best_direction_scores,
+    best_thresholds,
+    f1_score,
+    linear_probe,
+    probe_scores,
+    trivial_f1,
+)
+
+rng = np.random.default_rng(0)
+LABELS = rng.random((400, 3)) < [0.1, 0.3, 0.5]
+ACTIVATIONS = np.round(rng.normal(size=(400, 6)) + LABELS[:, [0, 1, 2, 0, 1, 2]], 1)  # ties
+
+
+def brute_force(activations, labels):
+    return max((2 * (labels & (activations >= t)).sum() / ((activations >= t).sum() + labels.sum()), -t)
+               for t in np.unique(activations))
+
+
+def test_f1_and_trivial_f1_on_known_answers():
+    predicted = np.array([True, True, False, False])
+    labels = np.array([True, False, True, False])
+    assert float(f1_score(predicted, labels)) == pytest.approx(0.5)
+    np.testing.assert_allclose(trivial_f1(LABELS), 2 * LABELS.mean(0) / (1 + LABELS.mean(0)))
+    assert float(f1_score(np.ones(4, bool), labels)) == pytest.approx(trivial_f1(labels[:, None])[0])
+
+
+def test_best_thresholds_try_every_distinct_activation():
+    f1, threshold = best_thresholds(ACTIVATIONS, LABELS, chunk=4)  # chunks cover the columns
+    assert f1.shape == threshold.shape == (3, 6)
+    for p in range(3):
+        for c in range(6):
+            best, negative_t = brute_force(ACTIVATIONS[:, c], LABELS[:, p])
+            assert f1[p, c] == pytest.approx(best, abs=1e-12)
+            called = ACTIVATIONS[:, c] >= threshold[p, c]
+            assert float(f1_score(called, LABELS[:, p])) == pytest.approx(f1[p, c], abs=1e-12)
+            assert threshold[p, c] == -negative_t  # of equal F1s, the highest threshold
+
+
+def test_auroc_is_sklearns():
+    for c in range(6):
+        assert auroc(ACTIVATIONS[:, [c]], LABELS[:, [c % 3]])[0] == pytest.approx(
+            roc_auc_score(LABELS[:, c % 3], ACTIVATIONS[:, c]))
+
+
+def test_best_direction_scores_pick_on_training_data_and_score_held_out():
+    labels = rng.random((2000, 2)) < 0.3
+    x = rng.normal(size=(2000, 5))
+    x[:, 3] += 4 * labels[:, 0]  # direction 3 separates property 0
+    x[:, 1] -= 4 * labels[:, 1]  # direction 1, negated, separates property 1
+    signed = np.concatenate([x, -x], axis=1)
+    scores = best_direction_scores(signed[:1000], labels[:1000], signed[1000:], labels[1000:])
+    assert scores.direction.tolist() == [3, 6]
+    assert (scores.f1 > 0.9).all() and (scores.auroc > 0.98).all()
+    assert (scores.train_f1 > 0.9).all()
+
+
+def test_a_probe_reads_a_property_that_no_single_direction_holds():
+    x = rng.normal(size=(4000, 2))
+    labels = (x[:, 0] + x[:, 1] > 0.5)[:, None]
+    single = best_direction_scores(x[:2000], labels[:2000], x[2000:], labels[2000:])
+    probe = probe_scores(x[:2000], labels[:2000], x[2000:], labels[2000:])
+    assert probe.f1[0] > 0.97 > single.f1[0] + 0.1
+    logits = linear_probe(x[:2000], labels[:2000])(torch.as_tensor(x[2000:]))
+    assert logits.shape == (2000, 1)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="bool"):
+        best_thresholds(ACTIVATIONS, LABELS.astype(int))
+    with pytest.raises(ValueError, match="rows"):
+        best_thresholds(ACTIVATIONS, LABELS[:10])
+    with pytest.raises(ValueError, match="positive"):
+        best_thresholds(ACTIVATIONS, np.zeros((400, 1), dtype=bool))
+    with pytest.raises(ValueError, match="finite|NaN"):
+        best_thresholds(np.full((400, 2), np.nan), LABELS)
+    with pytest.raises(ValueError, match="directions"):
+        best_direction_scores(ACTIVATIONS, LABELS, ACTIVATIONS[:, :3], LABELS)
