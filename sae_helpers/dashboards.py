@@ -22,6 +22,11 @@ _SHOWN = {ord("\n"), *range(32, 127)}  # the characters a dashboard lists
 _STYLE = "font-family: monospace; white-space: pre; line-height: 1.7"
 
 
+def as_numpy(x):
+    """A tensor on any device, or an array, as a float numpy array."""
+    return x.detach().cpu().numpy().astype(float) if isinstance(x, torch.Tensor) else np.asarray(x, dtype=float)
+
+
 def _char(code):
     c = chr(code)
     return _VISIBLE.get(c, html.escape(c) if c.isprintable() else f"\\x{code:02x}")
@@ -31,7 +36,7 @@ def highlight(tokens, values, top, one_line=True):
     """HTML of the characters, each shaded orange by values / top (clipped to [0, 1], rounded to
     0.1, so the HTML does not change with float noise). `one_line`: newlines shown as ⏎;
     otherwise kept as line breaks."""
-    shade = np.clip(np.round(np.asarray(values, dtype=float) / top, 1), 0, 1)
+    shade = np.clip(np.round(as_numpy(values) / top, 1), 0, 1)
     text = [_char(c) if one_line or c != ord("\n") else "\n" for c in torch.as_tensor(tokens).tolist()]
     cells = (f'<span style="background: rgba(255,140,0,{s:.1f})">{t}</span>' if s > 0 else t
              for t, s in zip(text, shade))
@@ -41,7 +46,7 @@ def highlight(tokens, values, top, one_line=True):
 def top_contexts(activations, n_contexts=8, before=40, after=8):
     """Positions of the n_contexts largest activations, at least before + after apart so that no
     two contexts overlap (ties broken by position)."""
-    activations = np.asarray(activations, dtype=float)
+    activations = as_numpy(activations)
     order = np.lexsort((np.arange(len(activations)), -activations))
     chosen = []
     for position in order:
@@ -69,8 +74,8 @@ def latent_dashboard(latent, activations, tokens, properties, model, direction, 
     whose ground truth is `properties` (n, 7) bool; `direction` (d_model,) its decoder direction.
     `window`: if the characters are windows of this length put end to end, a context stops at
     its window's edges (text beyond them is not what the model saw)."""
-    activations = np.asarray(activations, dtype=float)
-    tokens = torch.as_tensor(tokens)
+    activations = as_numpy(activations)
+    tokens = torch.as_tensor(tokens).cpu()
     fires = activations > ACTIVE_THRESHOLD
     parts = [f"<h4>Latent {latent}: fires on {fires.mean():.2%} of {len(activations):,} characters</h4>"]
     if fires.any():

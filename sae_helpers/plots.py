@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from sae_helpers.dashboards import as_numpy
 from sae_helpers.metrics import ACTIVE_THRESHOLD, abs_cosines, corr, match_directions, match_latents
 
 MARKERS = "os^vD"
@@ -319,7 +320,7 @@ def plot_magnitudes(points, ax=None, title="What the matched latent reports"):
 def plot_activation_histogram(activations, latent, ax=None):
     """Histogram of a latent's activations where it fires (> ACTIVE_THRESHOLD)."""
     ax = _new_axes(ax, (5, 2.5))
-    activations = np.asarray(activations, dtype=float)
+    activations = as_numpy(activations)
     ax.hist(activations[activations > ACTIVE_THRESHOLD], bins=40, color="darkorange")
     ax.set(xlabel="Activation (where it fires)", ylabel="Characters", title=f"Latent {latent}")
     return ax.figure
