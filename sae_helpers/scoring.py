@@ -124,7 +124,7 @@ def linear_probe(train_activations, train_labels, l2=1e-3, max_iter=200):
 
     optimizer.step(closure)
     weight, bias = weight.detach(), bias.detach()
-    return lambda activations: ((torch.as_tensor(activations).double() - mean) / std) @ weight + bias
+    return lambda activations: ((torch.as_tensor(activations).detach().cpu().double() - mean) / std) @ weight + bias
 
 
 def probe_scores(train_activations, train_labels, test_activations, test_labels):
