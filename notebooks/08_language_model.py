@@ -167,10 +167,11 @@ assert lm_bits < bigram_bits - 1.5 and bigram_bits < unigram_bits
 # %%
 train_tokens, train_properties = spread_windows(corpus.train, corpus.train_properties, 256, model.context)
 fit_tokens, fit_properties = spread_windows(train_tokens, train_properties, 32, model.context)
-train_by_layer = collect(model, list(model.blocks), train_tokens, progress=False)
+train_by_layer = collect(model, list(model.blocks), train_tokens)
 held_out_by_layer = collect(model, list(model.blocks), held_out_tokens, progress=False)
-probe_table = {layer: probe_scores(train_x, train_properties, held_out_x, held_out_properties).f1
-               for layer, (train_x, held_out_x) in enumerate(zip(train_by_layer, held_out_by_layer), start=1)}
+probes = {layer: probe_scores(train_x, train_properties, held_out_x, held_out_properties)
+          for layer, (train_x, held_out_x) in enumerate(zip(train_by_layer, held_out_by_layer), start=1)}
+probe_table = {layer: probe.f1 for layer, probe in probes.items()}
 trivial = trivial_f1(held_out_properties)
 print("held-out F1      " + " ".join(f"{name:>11s}" for name in PROPERTIES))
 print("trivial          " + " ".join(f"{f:11.2f}" for f in trivial))
@@ -194,16 +195,15 @@ assert probe_table[2][PROPERTIES.index("comment")] > max(probe_table[4][PROPERTI
 # %% [markdown]
 # ## 4. Activations, and an SAE on them
 #
-# We train the SAE on the residual stream after block 2.
-# `collect` registers a forward hook on the block: PyTorch calls it with the block's output
-# on every forward pass, and the hook keeps a copy. The same function works on GPT-2's blocks
-# (the last section).
+# We train the SAE on the residual stream after block 2, collected above. `collect` registers
+# a forward hook on each block: PyTorch calls it with the block's output on every forward
+# pass, and the hook keeps a copy. The same function works on GPT-2's blocks (the last
+# section).
 
 # %%
 LAYER = 2
 block = model.blocks[LAYER - 1]
-activations = collect(model, block, train_tokens)
-held_out_activations = held_out_by_layer[LAYER - 1]
+activations, held_out_activations = train_by_layer[LAYER - 1], held_out_by_layer[LAYER - 1]
 fit_activations = collect(model, block, fit_tokens, progress=False)
 scale = float(activations.norm(dim=1).mean()) / math.sqrt(activations.shape[1])
 print(f"{tuple(activations.shape)} activations; mean norm {scale * math.sqrt(activations.shape[1]):.1f}")
@@ -227,8 +227,8 @@ history = train_sae(sae, activations / scale, n_epochs=4, lr=2e-3, penalty="none
 # %%
 with torch.no_grad():
     held_out_recon, held_out_latents = sae(held_out_activations / scale)
-    _, train_latents = sae(activations / scale)
-    _, fit_latents = sae(fit_activations / scale)
+    train_latents = sae.encode(activations / scale)
+    fit_latents = sae.encode(fit_activations / scale)
 for i, seed in enumerate(SEEDS):
     print(f"seed {seed}: FVU {fvu(held_out_activations, held_out_recon[i] * scale):.3f}, "
           f"dead latents {dead_latents(train_latents[i])} of {N_LATENTS}")
@@ -467,7 +467,7 @@ spaces["random"] = tuple(both_signs((x - mean_activation) @ random_directions) f
 spaces["PCA"] = tuple(both_signs((x - mean_activation) @ pca_directions) for x in (fit_activations, held_out_activations))
 scores = {name: best_direction_scores(fit, fit_properties, held_out, held_out_properties)
           for name, (fit, held_out) in spaces.items()}
-scores["linear probe"] = probe_scores(activations, train_properties, held_out_activations, held_out_properties)
+scores["linear probe"] = probes[LAYER]  # fitted in section 3
 
 print("held-out F1 (AUROC)  " + " ".join(f"{name:>12s}" for name in PROPERTIES))
 print("trivial              " + " ".join(f"{f:12.2f}" for f in trivial))
