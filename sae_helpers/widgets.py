@@ -232,5 +232,6 @@ def latent_explorer(sae, latents, tokens, properties, model, scale=1.0, window=N
     return _explorer(
         show,
         instance=widgets.Dropdown(options=list(range(latents.shape[0])), value=0, description="SAE"),
-        latent=widgets.BoundedIntText(value=0, min=0, max=latents.shape[2] - 1, description="latent"),
+        latent=widgets.IntSlider(value=0, min=0, max=latents.shape[2] - 1, description="latent",
+                                 continuous_update=False),
     )
