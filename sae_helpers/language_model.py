@@ -42,6 +42,9 @@ def char_properties(source):
     """
     line_starts = np.concatenate([[0], np.flatnonzero(np.frombuffer(source.encode("utf-32-le"), np.uint32)
                                                        == ord("\n")) + 1])
+    # where each row tokenize reports starts; the row after the last (its end marker, and the
+    # newline it adds to source that lacks one) starts at the end
+    row_starts = np.append(line_starts, len(source))
     labels = np.zeros((len(source), len(PROPERTIES)), dtype=bool)
     depth_change = np.zeros(len(source) + 1, dtype=np.int64)
     column = {name: i for i, name in enumerate(PROPERTIES)}
@@ -50,8 +53,8 @@ def char_properties(source):
     open_fstrings = []
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
-            start = line_starts[token.start[0] - 1] + token.start[1]
-            end = line_starts[token.end[0] - 1] + token.end[1] if token.type != tokenize.ENDMARKER else start
+            start = min(row_starts[token.start[0] - 1] + token.start[1], len(source))
+            end = min(row_starts[token.end[0] - 1] + token.end[1], len(source))
             if token.type == fstring_start:
                 open_fstrings.append(start)
             elif token.type == fstring_end:

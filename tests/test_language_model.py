@@ -61,6 +61,11 @@ def test_indentation_is_leading_whitespace_of_lines_that_start_statements():
     assert marked("if x:\n\n    y\n", "indentation") == "    "  # a blank line has none
 
 
+def test_source_without_a_final_newline_is_labelled_too():
+    assert marked("x = (1)", "number") == "1" and marked("x = (1)", "bracket") == "1"
+    assert char_properties("").shape == (0, 7)
+
+
 def test_char_properties_reject_source_that_does_not_tokenize():
     with pytest.raises(ValueError, match="does not tokenize"):
         char_properties('x = """never closed\n')
