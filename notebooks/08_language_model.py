@@ -190,7 +190,8 @@ for layer, f1 in probe_table.items():
 
 # %%
 assert (probe_table[2] >= 0.75).sum() >= 4
-assert probe_table[2][PROPERTIES.index("comment")] > max(probe_table[4][PROPERTIES.index("comment")], trivial[1]) + 0.2
+comment = PROPERTIES.index("comment")
+assert probe_table[2][comment] > max(probe_table[4][comment], trivial[comment]) + 0.2
 
 # %% [markdown]
 # ## 4. Activations, and an SAE on them
@@ -368,7 +369,7 @@ dashboard(int(chosen.direction[PROPERTIES.index("indentation")]))
 # latent for "comment":
 
 # %%
-dashboard(int(chosen.direction[PROPERTIES.index("comment")]))
+dashboard(int(chosen.direction[comment]))
 
 # %% [markdown]
 # Its top contexts are comments, mostly of one kind: a codec table's `# 0x53 -> LATIN CAPITAL
@@ -580,8 +581,8 @@ print(f"the most common character of all held-out text, the space: {np.mean(char
 sae_share = shares["SAE, seed 0"][0]
 assert sae_share > 0.5 and sae_share > 2 * max(shares["neurons"][0], shares["random"][0])
 for name, (fit, held_out) in list(spaces.items())[:3]:
-    precise, union, recall = union_of_precise(fit, held_out)[PROPERTIES.index("comment")]
-    assert precise >= 10 and union < probe_f1[PROPERTIES.index("comment")] - 0.3 and recall < 0.45
+    precise, union, recall = union_of_precise(fit, held_out)[comment]
+    assert precise >= 10 and union < probe_f1[comment] - 0.3 and recall < 0.45
 
 # %% [markdown]
 # ## 8. One intervention: switch a latent off
