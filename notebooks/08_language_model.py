@@ -90,11 +90,11 @@ print(f"torch {torch.__version__}, numpy {np.__version__}")
 #
 # The corpus: 213 modules of CPython 3.11's standard library (4.0 million characters; tests,
 # IDLE and Tk left out, ASCII only), made by `make model` (`tools/make_model.py`) and shipped with
-# the package beside the PSF licence. Seventeen whole modules (303,000 characters) are held out:
-# the model never trained on them, and every score below is measured on them.
+# the package beside the PSF licence. Seventeen whole modules (303,000 characters) are held
+# out: the model never trained on them. Every score below is measured on 128 windows of 256
+# characters spread over them (32,768 characters).
 #
-# Every score below is measured on 128 windows of 256 characters spread over the held-out
-# modules (32,768 characters). Each character carries seven labels from Python's `tokenize`, stored with the corpus
+# Each character carries seven labels from Python's `tokenize`, stored with the corpus
 # (`char_properties` computes them, so you can label any source). Here is a piece of a
 # held-out module (`imaplib.py`), with the characters of one property shaded at a time:
 
@@ -211,8 +211,9 @@ print(f"{tuple(activations.shape)} activations; mean norm {scale * math.sqrt(act
 
 # %% [markdown]
 # The SAE: TopK (k = 16) with 512 latents, 4 times the residual stream's width, three seeds
-# trained side by side (`SAEBatch`), 4 epochs of minibatches of 512. Its input is the residual stream divided by one number, `scale`, so that an average
-# vector has norm √128 (as SAELens normalises); its output is multiplied back.
+# trained side by side (`SAEBatch`), 4 epochs of minibatches of 512. Its input is the
+# residual stream divided by one number, `scale`, so that an average vector has norm √128 (as
+# SAELens normalises); its output is multiplied back.
 
 # %%
 SEEDS = [0, 1, 2]
@@ -501,9 +502,9 @@ for seed in SEEDS:
 #   one SAE.
 #
 # So on this model an SAE's latents line up with these properties about as well as the
-# model's own neurons, random directions or PCA, and far below what the probe reads. That is a finding about this model and these seven properties, not a proof
-# that SAEs fail: the features the SAE did learn may be other things (the end of this
-# section measures what).
+# model's own neurons, random directions or PCA, and far below what the probe reads. That is
+# a finding about this model and these seven properties, not a proof that SAEs fail: the
+# features the SAE did learn may be other things (the end of this section measures what).
 
 # %% [markdown]
 # **Split across latents?** If no one latent covers "comment", perhaps several do, each a
@@ -530,11 +531,10 @@ for name, (fit, held_out) in list(spaces.items())[:3]:
 
 # %% [markdown]
 # Columns as in the table: the number of precise latents → the held-out F1 of their union
-# (its recall).
-# "Comment" has 21 to 26 precise latents, each firing on a sliver of comments, and even
-# together they reach only 0.35 to 0.39: they find 31 % to 37 % of the comment characters. Bracket has 38 to 43 and
-# reaches 0.48 to 0.67. The SAE carved these properties into many narrow pieces and missed
-# much of each.
+# (its recall). "Comment" has 21 to 26 precise latents, each firing on a sliver of comments,
+# and even together they reach only 0.35 to 0.39: they find 31 % to 37 % of the comment
+# characters. Bracket has 38 to 43 and reaches 0.48 to 0.67. The SAE carved these properties
+# into many narrow pieces and missed much of each.
 #
 # **What are the latents, then?** One guess: the character itself. For every latent of seed 0
 # that fires on at least 20 held-out characters, the share of those characters that are its
