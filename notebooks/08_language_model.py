@@ -301,9 +301,17 @@ ablated = {"zero": spliced_fn(model, block, ce_tokens, torch.zeros_like),
            "mean": spliced_fn(model, block, ce_tokens, lambda x: mean_activation.expand_as(x))}
 
 
-def through_sae(i):
-    """Seed i's SAE as a splice: the block's output replaced by its reconstruction."""
-    return lambda x: sae.instance(i)(x.flatten(0, 1) / scale).x_recon.view_as(x) * scale
+def through_sae(i, switched_off=None):
+    """Seed i's SAE as a splice: the block's output replaced by its reconstruction, with the
+    latent `switched_off` (if any) set to 0 (section 8)."""
+    one = sae.instance(i)
+
+    def replace(x):
+        latents = one.encode(x.flatten(0, 1) / scale)
+        if switched_off is not None:
+            latents[:, switched_off] = 0
+        return (one.decode(latents) * scale).view_as(x)
+    return replace
 
 
 recovered = []
@@ -596,28 +604,15 @@ for name, (fit, held_out) in list(spaces.items())[:3]:
 # %%
 PROPERTY = "indentation"
 target = int(chosen.direction[PROPERTIES.index(PROPERTY)])
-seed0 = sae.instance(0)
-
-
-def sae_without(latent):
-    """Seed 0's SAE as a splice, with `latent` set to 0 (None: intact)."""
-    def replace(x):
-        latents = seed0.encode(x.flatten(0, 1) / scale)
-        if latent is not None:
-            latents[:, latent] = 0
-        return (seed0.decode(latents) * scale).view_as(x)
-    return replace
-
-
 frequency = active_fraction(train_latents[0])
 others = np.setdiff1d(np.arange(N_LATENTS), chosen.direction)
 control = int(others[np.argmin(np.abs(frequency[others] - frequency[target]))])
 has_property = torch.as_tensor(held_out_properties[: len(ce_tokens), PROPERTIES.index(PROPERTY)]).view(-1, model.context)[:, :-1]
-with splice(block, sae_without(None)):
+with splice(block, through_sae(0)):
     intact = next_char_bits(model, ce_tokens)
 effects = {}
 for name, latent in {"target": target, "control": control}.items():
-    with splice(block, sae_without(latent)):
+    with splice(block, through_sae(0, switched_off=latent)):
         change = next_char_bits(model, ce_tokens) - intact
     effects[name] = (float(change[has_property].mean()), float(change[~has_property].mean()))
     print(f"{name}: latent {latent} (fires on {frequency[latent]:.1%} of training characters) off: loss +{effects[name][0]:.3f} "
