@@ -14,17 +14,13 @@ import numpy as np
 import torch
 from IPython.display import HTML
 
+from sae_helpers.data import as_numpy
 from sae_helpers.language_model import PROPERTIES
 from sae_helpers.metrics import ACTIVE_THRESHOLD
 
 _VISIBLE = {"\n": "⏎", "\t": "⇥", " ": "\u00a0"}  # a newline inside one line of context, a tab, a kept space
 _SHOWN = {ord("\n"), *range(32, 127)}  # the characters a dashboard lists
 _STYLE = "font-family: monospace; white-space: pre; line-height: 1.7"
-
-
-def as_numpy(x):
-    """A tensor on any device, or an array, as a float numpy array."""
-    return x.detach().cpu().numpy().astype(float) if isinstance(x, torch.Tensor) else np.asarray(x, dtype=float)
 
 
 def _char(code):

@@ -29,6 +29,11 @@ def check_positive_int(value, name):
     return int(value)
 
 
+def as_numpy(x):
+    """A tensor on any device, or an array, as a float numpy array."""
+    return x.detach().cpu().numpy().astype(float) if isinstance(x, torch.Tensor) else np.asarray(x, dtype=float)
+
+
 def check_matrix(x, name="data", n_cols=None):
     """Return `x` unchanged if it is a non-empty, finite, real 2-D array or tensor; else ValueError.
 

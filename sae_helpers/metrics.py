@@ -36,16 +36,13 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from sae_helpers.data import check_matrix
+from sae_helpers.data import as_numpy, check_matrix
 
 ACTIVE_THRESHOLD = 1e-3  # a latent above this is active; |code| above it is nonzero
 
 
 def _as_numpy(x, name):
-    x = check_matrix(x, name)
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=float)
+    return as_numpy(check_matrix(x, name))
 
 
 def _standardise(x):

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from sae_helpers.dashboards import as_numpy
+from sae_helpers.data import as_numpy
 from sae_helpers.metrics import ACTIVE_THRESHOLD, abs_cosines, corr, match_directions, match_latents
 
 MARKERS = "os^vD"
