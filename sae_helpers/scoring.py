@@ -9,7 +9,8 @@ and both are then scored on held-out samples by F1 and by AUROC (the probability
 random positive sample gets a higher activation than a random negative one; 0.5 is chance,
 and it needs no threshold). The references: the trivial F1, of calling every sample positive,
 2 p / (1 + p) for a property of frequency p; and a linear probe, logistic regression on the
-whole representation, scored the same way: the most any single linear direction could reach.
+whole representation, scored the same way: usually the best single direction, though not a
+strict bound (it maximises likelihood, not F1).
 """
 
 from typing import NamedTuple
@@ -128,7 +129,7 @@ def linear_probe(train_activations, train_labels, l2=1e-3, max_iter=200):
 
 
 def probe_scores(train_activations, train_labels, test_activations, test_labels):
-    """The linear-probe ceiling: each property's probe logit as its one direction, its
+    """The linear-probe reference: each property's probe logit as its one direction, its
     threshold chosen on the training samples like any other direction's."""
     probe = linear_probe(train_activations, train_labels)
     train_logits, test_logits = probe(train_activations), probe(test_activations)
