@@ -1,7 +1,7 @@
 # make run   set up .venv and execute every notebook from its .py source into build/ (+ HTML)
 # make test  set up .venv and run every test: helper unit tests, notebook pairs, strict nbval
-# make test-kernels  strict nbval of every notebook once per other CPU kernel path (stored
-#            outputs must not depend on vector kernels, the BLAS path or the thread count)
+# make test-kernels  strict nbval of every notebook again as other CPUs would run it: the stored
+#            outputs must not depend on the CPU's instruction set or its number of cores
 # make lab   open the notebooks in JupyterLab
 # make sync  after editing notebooks/NN_topic.py: rewrite and re-execute its .ipynb twin
 #            (all notebooks, or one: make sync NB=notebooks/03_training.py)
@@ -23,10 +23,9 @@ NB ?= $(wildcard notebooks/[0-9]*.py)
 
 NBVAL = $(BIN)/python -m pytest --nbval --nbval-current-env --nbval-cell-timeout=600 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg
-# read by torch and MKL when they load: ATen's generic and AVX2 kernels instead of this CPU's
-# best, MKL's AVX2 code path, one thread (another order of summation)
-KERNEL_PATHS = "ATEN_CPU_CAPABILITY=default" "ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2" \
-	"OMP_NUM_THREADS=1"
+# on top of tools/numeric.env, which pytest sets: a CPU with one core and no AVX-512, as MKL and
+# OpenBLAS see it (the other libraries' paths are pinned outright)
+KERNEL_PATHS = "taskset --cpu-list 0 env MKL_ENABLE_INSTRUCTIONS=AVX2"
 
 model: install
 	$(BIN)/python -m tools.make_model corpus

@@ -11,7 +11,9 @@ fence; `solved` puts each solution in place of its stub.
 
 The .py (jupytext percent format) is the source. `sync` reads it, executes it in a fresh
 kernel and writes the .ipynb beside it, so a stale .ipynb can never overwrite an edit
-(the trap of `jupytext --sync`). Widget state is dropped after execution: it is hundreds of
+(the trap of `jupytext --sync`). It executes under the numeric environment of
+tools/numeric.env, which every strict nbval run sets too, and refuses where that cannot hold.
+Widget state is dropped after execution: it is hundreds of
 lines of random ids that change on every run and that nbval does not compare.
 """
 
@@ -26,6 +28,8 @@ import nbformat
 from jupyter_client import KernelManager
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
+
+from tools.numeric_env import pin
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
@@ -79,6 +83,10 @@ def execute(nb, cwd):
 
 
 def sync(py_path):
+    reason = pin()
+    if reason:
+        sys.exit(f"make sync writes the stored outputs, which nbval compares digit for digit: "
+                 f"not here ({reason})")
     py_path = Path(py_path)
     nb = execute(read_source(py_path), py_path.parent)
     nbformat.write(nb, py_path.with_suffix(".ipynb"))
