@@ -13,8 +13,8 @@ The .py (jupytext percent format) is the source. `sync` reads it, executes it in
 kernel and writes the .ipynb beside it, so a stale .ipynb can never overwrite an edit
 (the trap of `jupytext --sync`). It executes under the numeric environment of
 tools/numeric.env, which every strict nbval run sets too, and refuses where that cannot hold.
-Widget state is dropped after execution: it is hundreds of
-lines of random ids that change on every run and that nbval does not compare.
+Widget state is dropped after execution: it is hundreds of lines of random ids that change on
+every run and that nbval does not compare.
 """
 
 import re
@@ -85,8 +85,9 @@ def execute(nb, cwd):
 def sync(py_path):
     reason = pin()
     if reason:
-        sys.exit(f"make sync writes the stored outputs, which nbval compares digit for digit: "
-                 f"not here ({reason})")
+        sys.exit(f"make sync writes the stored outputs, which nbval compares digit for digit, so it "
+                 f"runs only where they can hold, not here ({reason}): run it on Linux on x86-64 with "
+                 f"AVX2 and the versions in constraints.txt")
     py_path = Path(py_path)
     nb = execute(read_source(py_path), py_path.parent)
     nbformat.write(nb, py_path.with_suffix(".ipynb"))
