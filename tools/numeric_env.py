@@ -2,12 +2,12 @@
 
 `tools/numeric.env` declares it: one variable a line, its reason in the comment above it. Each
 pins the code path of a library that picks its kernels by CPU (MKL, ATen, oneDNN, OpenBLAS,
-NumPy) or the thread count, so that the digits a notebook prints are the same on every x86-64
-CPU with AVX2, Intel or AMD. The libraries read these variables when they load, so they are set
+NumPy) or the thread count, so that the digits a notebook prints are the same on every x86-64-v3
+CPU (AVX2, FMA), Intel or AMD. The libraries read these variables when they load, so they are set
 before any kernel starts: by `make sync` (tools/nbtools.py) and by every pytest run (this module
 is a pytest plugin, loaded from pyproject.toml's addopts). Learners never need them.
 
-Where the stored digits cannot hold (not Linux on x86-64 with AVX2, versions other than
+Where the stored digits cannot hold (not Linux on x86-64-v3, versions other than
 constraints.txt's, another BLAS), strict nbval becomes nbval's lax mode: every cell still runs
 and every `assert` still holds, but printed digits are not compared, and pytest says why in one
 line.
@@ -48,8 +48,9 @@ def platform_mismatch():
     on a CPU without AVX2, OpenBLAS told to run its Haswell kernels would crash."""
     if platform.system() != "Linux" or platform.machine() != "x86_64":
         return f"{platform.system()} on {platform.machine()}, not Linux on x86-64"
-    if not X86_64_V3 <= cpu_flags():
-        return "this CPU lacks " + ", ".join(sorted(X86_64_V3 - cpu_flags())) + " (x86-64-v3)"
+    missing = X86_64_V3 - cpu_flags()
+    if missing:
+        return "this CPU lacks " + ", ".join(sorted(missing)) + " (x86-64-v3)"
     lines = CONSTRAINTS.read_text().splitlines()
     pinned = dict(line.split("==") for line in lines if line.count("==") == 1 and not line.startswith("#"))
     for name in PINNED_PACKAGES:
