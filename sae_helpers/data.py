@@ -13,6 +13,7 @@ random unit direction: data = activations @ directions.
 `check_matrix` is the one gate that every public function passes its arrays through.
 """
 
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -55,6 +56,19 @@ def check_matrix(x, name="data", n_cols=None):
     if not finite:
         raise ValueError(f"{name} contains NaN or inf")
     return x
+
+
+def normalise_inputs(data):
+    """`data` (n_samples, d) times the one constant c that makes its mean norm sqrt(d), and c
+    (Anthropic, April 2024): then a learning rate or a penalty weight means the same whatever
+    the scale of the data. Returns (data * c, c), data of the type it came in."""
+    data = check_matrix(data)
+    norms = data.norm(dim=1) if isinstance(data, torch.Tensor) else np.linalg.norm(data, axis=1)
+    mean_norm = float(norms.mean())
+    if mean_norm == 0:
+        raise ValueError("data is all zeros: no constant gives it a mean norm of sqrt(d)")
+    scale = math.sqrt(data.shape[1]) / mean_norm
+    return data * scale, scale
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,16 @@ thresholds.
 `SparseAutoencoder` is the lecture's class (nn.Linear layers); `SAEBatch` holds K SAEs of one
 width with a leading instances axis, so a sweep over seeds or sparsity weights trains as one
 tensor program (as ARENA's and Anthropic's toy models train `n_inst` copies at once).
+
+Both are built and kept by a `Recipe`: `LECTURE` (the default) is PyTorch's default
+initialisation and nothing else, the lecture's model; `STANDARD` is the recipe the field
+trains SAEs with (a pre-encoder bias, the encoder tied to the decoder at initialisation,
+unit-norm decoder directions, AuxK for TopK), each ingredient a field that can be switched off.
 """
 
 import math
 import numbers
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import torch
@@ -157,6 +163,50 @@ class JumpReLU(nn.Module):
         return single
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How an SAE is initialised and kept in training. Each field is one ingredient of the recipe
+    the field trains SAEs with (Bricken et al. 2023; Anthropic, April 2024; Gao et al. 2024);
+    `recipe.without(name)` switches one off, so its effect can be measured alone.
+
+    pre_encoder_bias: encode x - b_dec instead of x, so the decoder bias b_dec (which
+        `train_sae` starts at the data's mean) is what the latents explain differences from.
+    tied_init: the encoder starts as the decoder's transpose and its bias at 0, so at the first
+        step latent j responds to exactly the direction it writes.
+    unit_norm_decoder: decoder directions start at length 1 and stay there: before each step
+        the gradient's component along each direction is removed, after it the direction is
+        rescaled to length 1. A latent cannot then shrink its value and grow its direction.
+    auxk_weight, k_aux: for a TopK activation, the AuxK loss (`auxk_penalty`) with this weight,
+        added to the MSE by `train_sae` (0: none).
+    """
+
+    pre_encoder_bias: bool = True
+    tied_init: bool = True
+    unit_norm_decoder: bool = True
+    auxk_weight: float = 1 / 32
+    k_aux: int = 32
+
+    def __post_init__(self):
+        for name in ["pre_encoder_bias", "tied_init", "unit_norm_decoder"]:
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        weight = self.auxk_weight
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not 0 <= weight < math.inf:
+            raise ValueError(f"auxk_weight must be a finite number >= 0; got {weight!r}")
+        check_positive_int(self.k_aux, "k_aux")
+
+    def without(self, ingredient):
+        """This recipe with one ingredient switched off ("auxk" sets auxk_weight to 0)."""
+        names = ["pre_encoder_bias", "tied_init", "unit_norm_decoder", "auxk"]
+        if ingredient not in names:
+            raise ValueError(f"unknown ingredient {ingredient!r}; choose one of {names}")
+        return replace(self, auxk_weight=0.0) if ingredient == "auxk" else replace(self, **{ingredient: False})
+
+
+LECTURE = Recipe(pre_encoder_bias=False, tied_init=False, unit_norm_decoder=False, auxk_weight=0.0)
+STANDARD = Recipe()
+
+
 class SAEOutput(NamedTuple):
     """What a forward pass returns; unpacks like the lecture's `x_recon, latents` tuple."""
 
@@ -164,7 +214,9 @@ class SAEOutput(NamedTuple):
     latents: torch.Tensor  # (..., n_samples, hidden_dim) the hidden units' activations
 
 
-def _check_settings(hidden_dim, sparsity_weight, activation, n_instances=None):
+def _check_settings(hidden_dim, sparsity_weight, activation, recipe, n_instances=None):
+    if not isinstance(recipe, Recipe):
+        raise ValueError(f"recipe must be a Recipe, such as LECTURE or STANDARD; got {recipe!r}")
     if (isinstance(sparsity_weight, bool) or not isinstance(sparsity_weight, numbers.Real)
             or not math.isfinite(sparsity_weight) or sparsity_weight < 0):
         raise ValueError(f"sparsity_weight must be a finite number >= 0; got {sparsity_weight!r}")
@@ -182,9 +234,12 @@ def _check_settings(hidden_dim, sparsity_weight, activation, n_instances=None):
 
 
 class _SAE(nn.Module):
-    """What both SAEs share: the input check, forward and the weighted penalties. A subclass
-    defines `pre_activations`, `decode` and `decoder_directions` (..., hidden_dim, input_dim), whose row
-    j is the direction latent j writes to in data space."""
+    """What both SAEs share: the input check, forward, the recipe and the weighted penalties. A
+    subclass defines its linear maps (`_linear_encoder`, `decode`), their parameters
+    (`encoder_weight`, `encoder_bias`, `decoder_weight`, `decoder_bias`) and `_directions`, which
+    turns a weight (or its gradient) into rows (..., hidden_dim, input_dim): row j of
+    `decoder_directions` is the direction latent j writes to in data space, row j of
+    `encoder_directions` the one it responds to."""
 
     def check_input(self, x):
         if x.ndim != 2 or x.shape[1] != self.input_dim:
@@ -194,6 +249,23 @@ class _SAE(nn.Module):
             raise ValueError(f"input has dtype {x.dtype} and the model's weights {dtype}: "
                              f"convert one of them, e.g. x.to({dtype})")
 
+    @property
+    def decoder_directions(self):
+        return self._directions(self.decoder_weight)
+
+    @property
+    def encoder_directions(self):
+        """(..., hidden_dim, input_dim): row j is what latent j responds to."""
+        return self._directions(self.encoder_weight, encoder=True)
+
+    def pre_activations(self, x):
+        """(n_samples, input_dim) -> (..., n_samples, hidden_dim), before the activation; with a
+        pre-encoder bias, of x - b_dec."""
+        self.check_input(x)
+        if self.recipe.pre_encoder_bias:
+            x = x - self.decoder_bias[..., None, :]
+        return self._linear_encoder(x)
+
     def encode(self, x):
         """Latents: the activation of the pre-activations."""
         return self.activation(self.pre_activations(x))
@@ -201,6 +273,40 @@ class _SAE(nn.Module):
     def forward(self, x):
         latents = self.encode(x)
         return SAEOutput(x_recon=self.decode(latents), latents=latents)
+
+    @torch.no_grad()
+    def _initialise(self):
+        """The recipe's initialisation, on top of PyTorch's default one."""
+        if self.recipe.unit_norm_decoder:
+            self.normalise_decoder()
+        if self.recipe.tied_init:
+            self.encoder_directions.copy_(self.decoder_directions)
+            self.encoder_bias.zero_()
+        self.bias_from_data = not self.recipe.pre_encoder_bias  # nothing to set from data
+
+    @torch.no_grad()
+    def initialise_from_data(self, x):
+        """With a pre-encoder bias: b_dec starts at the mean of x (n_samples, input_dim), once
+        (`train_sae` calls this before its first step; later calls change nothing)."""
+        if not self.bias_from_data:
+            self.decoder_bias.copy_(x.mean(dim=0).expand_as(self.decoder_bias))
+            self.bias_from_data = True
+
+    @torch.no_grad()
+    def remove_parallel_gradient(self):
+        """With unit-norm decoder directions: remove from each direction's gradient its component
+        along the direction (`train_sae` calls this before each step)."""
+        if self.recipe.unit_norm_decoder and self.decoder_weight.grad is not None:
+            direction, grad = self.decoder_directions, self._directions(self.decoder_weight.grad)
+            along = (grad * direction).sum(dim=-1, keepdim=True) / (direction * direction).sum(dim=-1, keepdim=True)
+            grad.sub_(along * direction)
+
+    @torch.no_grad()
+    def normalise_decoder(self):
+        """With unit-norm decoder directions: rescale each to length 1 (`train_sae` calls this
+        after each step)."""
+        if self.recipe.unit_norm_decoder:
+            self.decoder_directions.div_(self.decoder_directions.norm(dim=-1, keepdim=True))
 
     def sparsity_loss(self, latents):
         """The lecture's L1 penalty: sparsity_weight * mean |latent|."""
@@ -220,36 +326,39 @@ class _SAE(nn.Module):
             raise ValueError("the L0 penalty needs a JumpReLU activation (its threshold gets the gradient)")
         return self.sparsity_weight * self.activation.l0(self.pre_activations(x))
 
-    def auxk_loss(self, x, output, k_aux=32):
-        """sparsity_weight * the AuxK loss of the latents dead in batch x, whose forward pass
-        gave `output`, on the residual x - x_recon."""
+    def auxk_loss(self, x, output):
+        """The recipe's auxk_weight * the AuxK loss of the latents dead in batch x, whose forward
+        pass gave `output`, on the residual x - x_recon; 0 unless the activation is TopK.
+        `train_sae` adds it to the MSE."""
+        if not (isinstance(self.activation, TopK) and self.recipe.auxk_weight > 0):
+            return output.latents.new_zeros(output.latents.shape[:-2])
         residual = (x - output.x_recon).detach()  # the aux loss trains the dead latents, not the live ones
-        return self.sparsity_weight * auxk_penalty(residual, self.pre_activations(x), output.latents,
-                                                   self.decoder_directions, k_aux)
+        return self.recipe.auxk_weight * auxk_penalty(residual, self.pre_activations(x), output.latents,
+                                                      self.decoder_directions, self.recipe.k_aux)
 
 
 class SparseAutoencoder(_SAE):
     """Linear encoder, activation (GELU by default), linear decoder: the lecture's model.
 
     `input_dim` features in, `hidden_dim` latents; `sparsity_weight` (>= 0) scales the
-    penalties; `activation` is any function of the pre-activations, e.g. F.relu or TopK(3).
-    Parameters are created encoder first, so the same torch seed gives the same model as the
-    lecture's class.
+    penalties; `activation` is any function of the pre-activations, e.g. F.relu or TopK(3);
+    `recipe` (LECTURE: none) adds the standard recipe's ingredients. Parameters are created
+    encoder first, so the same torch seed gives the same model as the lecture's class.
     """
 
-    def __init__(self, input_dim, hidden_dim, sparsity_weight=1.0, activation=F.gelu):
+    def __init__(self, input_dim, hidden_dim, sparsity_weight=1.0, activation=F.gelu, recipe=LECTURE):
         super().__init__()
         self.input_dim = check_positive_int(input_dim, "input_dim")
         self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
-        _check_settings(self.hidden_dim, sparsity_weight, activation)
+        _check_settings(self.hidden_dim, sparsity_weight, activation, recipe)
         self.encoder = nn.Linear(self.input_dim, self.hidden_dim)
         self.decoder = nn.Linear(self.hidden_dim, self.input_dim)
         self.sparsity_weight = sparsity_weight
         self.activation = activation
+        self.recipe = recipe
+        self._initialise()
 
-    def pre_activations(self, x):
-        """(n_samples, input_dim) -> (n_samples, hidden_dim), before the activation."""
-        self.check_input(x)
+    def _linear_encoder(self, x):
         return self.encoder(x)
 
     def decode(self, latents):
@@ -257,9 +366,25 @@ class SparseAutoencoder(_SAE):
         return self.decoder(latents)
 
     @property
-    def decoder_directions(self):
-        """(hidden_dim, input_dim): nn.Linear stores the decoder's weight transposed."""
-        return self.decoder.weight.T
+    def encoder_weight(self):
+        return self.encoder.weight
+
+    @property
+    def encoder_bias(self):
+        return self.encoder.bias
+
+    @property
+    def decoder_weight(self):
+        return self.decoder.weight
+
+    @property
+    def decoder_bias(self):
+        return self.decoder.bias
+
+    @staticmethod
+    def _directions(weight, encoder=False):
+        """nn.Linear stores the encoder's weight as (hidden_dim, input_dim), the decoder's transposed."""
+        return weight if encoder else weight.T
 
 
 class SAEBatch(_SAE):
@@ -268,11 +393,12 @@ class SAEBatch(_SAE):
         latents[i] = act(x @ W_enc[i] + b_enc[i])      W_enc: (K, input_dim, hidden_dim)
         x_recon[i] = latents[i] @ W_dec[i] + b_dec[i]  W_dec: (K, hidden_dim, input_dim)
 
-    `sparsity_weight` is one value for all instances or a list with one per seed. Instance i
-    starts with exactly the weights SparseAutoencoder gets after torch.manual_seed(seeds[i]).
+    (with a pre-encoder bias, x - b_dec[i] in place of x). `sparsity_weight` is one value for all
+    instances or a list with one per seed. Instance i starts with exactly the weights
+    SparseAutoencoder gets, with the same recipe, after torch.manual_seed(seeds[i]).
     """
 
-    def __init__(self, input_dim, hidden_dim, seeds, sparsity_weight=1.0, activation=F.gelu):
+    def __init__(self, input_dim, hidden_dim, seeds, sparsity_weight=1.0, activation=F.gelu, recipe=LECTURE):
         super().__init__()
         seeds = list(seeds)
         if not seeds:
@@ -282,22 +408,23 @@ class SAEBatch(_SAE):
         if len(weights) != len(seeds):
             raise ValueError(f"sparsity_weight must be one value or one per seed ({len(seeds)}); "
                              f"got {len(weights)}")
+        _check_settings(check_positive_int(hidden_dim, "hidden_dim"), weights[0], activation, recipe, len(seeds))
         models = []
         for seed, weight in zip(seeds, weights):
             with torch.random.fork_rng(devices=[]):  # leaves the caller's random state alone
                 torch.manual_seed(seed)
-                models.append(SparseAutoencoder(input_dim, hidden_dim, weight))  # GELU: init only
-        _check_settings(models[0].hidden_dim, weights[0], activation, len(seeds))
+                models.append(SparseAutoencoder(input_dim, hidden_dim, weight, recipe=recipe))  # GELU: init only
         self.input_dim, self.hidden_dim, self.activation = models[0].input_dim, models[0].hidden_dim, activation
+        self.recipe, self.bias_from_data = recipe, models[0].bias_from_data
         self.W_enc = nn.Parameter(torch.stack([m.encoder.weight.detach().T for m in models]))
         self.b_enc = nn.Parameter(torch.stack([m.encoder.bias.detach() for m in models]))
         self.W_dec = nn.Parameter(torch.stack([m.decoder_directions.detach() for m in models]))
         self.b_dec = nn.Parameter(torch.stack([m.decoder.bias.detach() for m in models]))
         self.register_buffer("sparsity_weight", torch.tensor(weights, dtype=torch.float32))
 
-    def pre_activations(self, x):
-        """(n_samples, input_dim), shared by all instances -> (K, n_samples, hidden_dim)."""
-        self.check_input(x)
+    def _linear_encoder(self, x):
+        """(n_samples, input_dim), shared by all instances, or (K, n_samples, input_dim)
+        -> (K, n_samples, hidden_dim)."""
         return x @ self.W_enc + self.b_enc[:, None]
 
     def decode(self, latents):
@@ -305,17 +432,34 @@ class SAEBatch(_SAE):
         return latents @ self.W_dec + self.b_dec[:, None]
 
     @property
-    def decoder_directions(self):
-        """(K, hidden_dim, input_dim)."""
+    def encoder_weight(self):
+        return self.W_enc
+
+    @property
+    def encoder_bias(self):
+        return self.b_enc
+
+    @property
+    def decoder_weight(self):
         return self.W_dec
 
+    @property
+    def decoder_bias(self):
+        return self.b_dec
+
+    @staticmethod
+    def _directions(weight, encoder=False):
+        """W_dec is stored as (K, hidden_dim, input_dim), W_enc transposed."""
+        return weight.mT if encoder else weight
+
     def instance(self, i):
-        """Instance i as a stand-alone SparseAutoencoder with its weights, dtype and device."""
+        """Instance i as a stand-alone SparseAutoencoder with its weights, recipe, dtype and device."""
         with torch.random.fork_rng(devices=[]):  # its initialisation is overwritten below
             activation = self.activation.instance(i) if isinstance(self.activation, JumpReLU) else self.activation
             model = SparseAutoencoder(self.input_dim, self.hidden_dim, float(self.sparsity_weight[i]),
-                                      activation).to(self.W_enc)
+                                      activation, self.recipe).to(self.W_enc)
         model.load_state_dict({**model.state_dict(),  # a JumpReLU's thresholds are already instance i's
                                "encoder.weight": self.W_enc[i].T, "encoder.bias": self.b_enc[i],
                                "decoder.weight": self.W_dec[i].T, "decoder.bias": self.b_dec[i]})
+        model.bias_from_data = self.bias_from_data
         return model

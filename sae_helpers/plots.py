@@ -12,7 +12,7 @@ from sae_helpers.metrics import ACTIVE_THRESHOLD, abs_cosines, corr, match_direc
 
 MARKERS = "os^vD"
 PENALTY_LABELS = {"l1": "L1 penalty", "decorrelation": "Decorrelation penalty",
-                  "decoder_norm_l1": "L1 x decoder norm", "l0": "L0 penalty", "auxk": "AuxK loss",
+                  "decoder_norm_l1": "L1 x decoder norm", "l0": "L0 penalty",
                   "none": "No penalty"}
 
 

@@ -1,7 +1,9 @@
 """One training function, the lecture's loop: forward, loss, backward, step, log.
 
 The loss is the reconstruction MSE plus the model's own penalty (`PENALTIES`, or a function of
-yours with the same signature), minimised with Adam through autograd. So `train_sae` trains
+yours with the same signature) plus its AuxK loss (0 unless its recipe has one), minimised with
+Adam through autograd. The model's recipe also has the loop set its decoder bias from the data
+before the first step, and keep its decoder directions at unit norm around each step. So `train_sae` trains
 exactly the model it is given: a subclass with another activation or an overridden penalty,
 or a frozen parameter, behaves as in any PyTorch loop. The default is the lecture's full-batch training (every epoch is one step
 on all samples); `batch_size` switches to shuffled minibatches, whose order `seed` fixes.
@@ -27,7 +29,6 @@ PENALTIES = {  # name -> the model's weighted penalty of a batch x and its outpu
     "decorrelation": lambda model, x, out: model.decorrelation_loss(out.latents),
     "decoder_norm_l1": lambda model, x, out: model.decoder_norm_l1_loss(out.latents),
     "l0": lambda model, x, out: model.l0_loss(x),  # JumpReLU: the number of active latents
-    "auxk": lambda model, x, out: model.auxk_loss(x, out),  # TopK: trains the dead latents too
     "none": lambda model, x, out: out.latents.new_zeros(out.latents.shape[:-2]),  # TopK: k sets the sparsity
 }
 CHECK_EVERY = 50  # epochs between divergence checks (and progress-bar loss updates)
@@ -43,7 +44,7 @@ class History:
     """
 
     mse: np.ndarray  # reconstruction loss, mean squared error
-    penalty_loss: np.ndarray  # the weighted penalty that was added to the MSE
+    penalty_loss: np.ndarray  # what was added to the MSE: the weighted penalty (and AuxK loss)
     penalty: str  # its name: a key of PENALTIES, or the name of the function that was given
 
     @property
@@ -54,6 +55,20 @@ class History:
     def instance(self, i):
         """The History of instance i of an SAEBatch run: arrays of shape (n_epochs,)."""
         return History(mse=self.mse[:, i], penalty_loss=self.penalty_loss[:, i], penalty=self.penalty)
+
+
+def _check_fraction(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a fraction of the training steps, from 0 to 1; got {value!r}")
+    return value
+
+
+def ramp(step, n_steps, warmup=0.0, decay=0.0):
+    """The factor at `step` (0-based) of `n_steps`: rising linearly to 1 over the first
+    `warmup` of the steps, falling linearly to 0 over the last `decay` of them, else 1."""
+    rise = min(1.0, (step + 1) / (warmup * n_steps)) if warmup > 0 else 1.0
+    fall = min(1.0, (n_steps - step) / (decay * n_steps)) if decay > 0 else 1.0
+    return rise * fall
 
 
 def pick_device(device="auto"):
@@ -83,14 +98,18 @@ def _check_diverged(log, first_epoch, lr):
 
 
 def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None, seed=0,
-              device=None, progress=True):
+              device=None, progress=True, lr_warmup=0.0, lr_decay=0.0, penalty_warmup=0.0):
     """Train `model` (SparseAutoencoder or SAEBatch) on `data` (n_samples, input_dim) in place.
 
     `penalty`: a key of PENALTIES, or a function penalty(model, batch, output) -> () or
     (n_instances,) tensor, where output is the model's forward pass on the batch. `device`: None
     keeps the model where it is; "auto" picks one (see `pick_device`). The model is float32 or float64; the data are converted to its dtype.
     Each call starts a fresh Adam optimiser: calling it again continues from the trained
-    weights, with Adam's moment estimates reset. Returns a History. Raises ValueError for bad
+    weights, with Adam's moment estimates reset. `lr_warmup`, `lr_decay` and `penalty_warmup`
+    are fractions of all steps (see `ramp`): the learning rate rises from 0 over the first
+    `lr_warmup` of them and falls to 0 over the last `lr_decay`; the penalty's weight rises
+    from 0 over the first `penalty_warmup` (Anthropic's April 2024 update: 0, 0.2 and 0.05).
+    Returns a History. Raises ValueError for bad
     data or settings, FloatingPointError if the loss diverges.
     """
     if not callable(penalty) and not (isinstance(penalty, str) and penalty in PENALTIES):
@@ -103,6 +122,8 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
         raise ValueError(f"lr must be a positive number; got {lr!r}")
     n_samples = len(data)
     batch_size = n_samples if batch_size is None else check_positive_int(batch_size, "batch_size")
+    schedule = {name: _check_fraction(value, name) for name, value in
+                [("lr_warmup", lr_warmup), ("lr_decay", lr_decay), ("penalty_warmup", penalty_warmup)]}
     if penalty == "decorrelation" and min(batch_size, n_samples) < 2:
         raise ValueError("the decorrelation penalty needs batches of at least 2 samples")
 
@@ -116,9 +137,11 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
     x = torch.as_tensor(data, dtype=dtype, device=device)
     if not torch.isfinite(x).all():
         raise ValueError(f"data overflows {dtype}: the largest |value| is {float(np.abs(data).max()):.3g}")
+    model.initialise_from_data(x)
     optimizer = torch.optim.Adam(parameters, lr=lr)
     shuffle = torch.Generator().manual_seed(seed)
     n_batches = math.ceil(n_samples / batch_size)
+    n_steps, step = n_epochs * n_batches, 0
     log = None  # (n_epochs, 2, *loss shape): mse and penalty, filled on the device
 
     bar = trange(n_epochs, desc=f"training ({name})", disable=not progress)
@@ -130,9 +153,17 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
             output = model(batch)
             mse = ((output.x_recon - batch) ** 2).mean(dim=(-2, -1))  # () or (n_instances,)
             penalty_loss = penalty_of(model, batch, output)
+            if schedule["penalty_warmup"]:
+                penalty_loss = penalty_loss * ramp(step, n_steps, schedule["penalty_warmup"])
+            penalty_loss = penalty_loss + model.auxk_loss(batch, output)
             optimizer.zero_grad()
             (mse + penalty_loss).sum().backward()
+            model.remove_parallel_gradient()
+            if schedule["lr_warmup"] or schedule["lr_decay"]:
+                optimizer.param_groups[0]["lr"] = lr * ramp(step, n_steps, schedule["lr_warmup"], schedule["lr_decay"])
             optimizer.step()
+            model.normalise_decoder()
+            step += 1
 
             losses = torch.stack([mse, penalty_loss]).detach()
             if log is None:

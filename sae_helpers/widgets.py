@@ -6,6 +6,8 @@ retrained) when the slider is released, not on every pixel. Works on ipywidgets 
 and 8.
 """
 
+from dataclasses import replace
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,7 +18,7 @@ from IPython.display import display
 from sae_helpers.baselines import ica_dictionary, random_dictionary, recovery, sae_dictionary
 from sae_helpers.dashboards import latent_dashboard
 from sae_helpers.data import LECTURE_MIXING, make_lecture_data, make_sparse_sources
-from sae_helpers.model import SAEBatch, SparseAutoencoder, TopK
+from sae_helpers.model import LECTURE, SAEBatch, SparseAutoencoder, TopK
 from sae_helpers.metrics import active_fraction, best_cosines, dead_latents
 from sae_helpers.plots import (
     plot_activation_histogram,
@@ -187,8 +189,9 @@ def dead_latents_recovery(n_latents=64, k=3, auxk=False, n_epochs=25, seed=0):
     {"dead": dead latents, "missed": sources with best |cos| < 0.9, "frequencies": (n_latents,)}.
     The dead latents explorer's body."""
     sources = make_sparse_sources(n_sources=64, d=32, p=0.02, n_samples=20_000, seed=0)
-    sae = SAEBatch(32, n_latents, seeds=[seed], sparsity_weight=1 / 32, activation=TopK(k))
-    train_sae(sae, sources.data, n_epochs=n_epochs, lr=3e-3, penalty="auxk" if auxk else "none",
+    recipe = replace(LECTURE, auxk_weight=1 / 32 if auxk else 0.0)
+    sae = SAEBatch(32, n_latents, seeds=[seed], activation=TopK(k), recipe=recipe)
+    train_sae(sae, sources.data, n_epochs=n_epochs, lr=3e-3, penalty="none",
               batch_size=1024, seed=seed, progress=False)
     learned = sae_dictionary(sae, sources.data)
     result = {"dead": dead_latents(learned.codes), "frequencies": active_fraction(learned.codes),

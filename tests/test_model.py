@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,10 @@ import torch.nn.functional as F
 from notebook_code import definitions, solutions
 from sae_helpers import SparseAutoencoder
 from sae_helpers.model import (
+    LECTURE,
+    STANDARD,
     JumpReLU,
+    Recipe,
     SAEBatch,
     TopK,
     auxk_penalty,
@@ -414,10 +419,11 @@ def test_batched_auxk_penalty_is_per_instance():
 
 def test_auxk_loss_is_the_weighted_penalty_on_the_detached_residual():
     torch.manual_seed(0)
-    model = SparseAutoencoder(4, 8, sparsity_weight=0.5, activation=TopK(1))
+    recipe = replace(LECTURE, auxk_weight=0.5, k_aux=2)
+    model = SparseAutoencoder(4, 8, sparsity_weight=3.0, activation=TopK(1), recipe=recipe)
     x = torch.randn(5, 4)
     output = model(x)
-    loss = model.auxk_loss(x, output, k_aux=2)
+    loss = model.auxk_loss(x, output)
     live = (output.latents > 0).any(dim=0)
     assert live.sum() <= 5 and loss.item() > 0  # TopK(1) on 5 samples leaves at least 3 latents dead
     expected = 0.5 * auxk_penalty((x - output.x_recon).detach(), model.pre_activations(x), output.latents,
@@ -428,3 +434,114 @@ def test_auxk_loss_is_the_weighted_penalty_on_the_detached_residual():
     assert model.decoder.bias.grad is None or not model.decoder.bias.grad.any()
     assert not model.encoder.weight.grad[live].any() and not model.decoder.weight.grad[:, live].any()
     assert model.encoder.weight.grad[~live].any()
+
+
+@pytest.mark.parametrize("activation", [F.relu, TopK(2)], ids=["relu", "topk"])
+def test_auxk_loss_is_zero_without_its_weight_or_a_topk(activation):
+    recipe = STANDARD if activation is F.relu else STANDARD.without("auxk")
+    model = SAEBatch(4, 8, seeds=[0, 1], activation=activation, recipe=recipe)
+    x = torch.randn(5, 4)
+    assert torch.equal(model.auxk_loss(x, model(x)), torch.zeros(2))
+
+
+def test_the_lecture_recipe_is_pytorchs_default_initialisation():
+    torch.manual_seed(5)
+    plain = nn.Linear(3, 6), nn.Linear(6, 3)
+    torch.manual_seed(5)
+    model = SparseAutoencoder(3, 6, recipe=LECTURE)
+    assert torch.equal(model.encoder.weight, plain[0].weight) and torch.equal(model.decoder.weight, plain[1].weight)
+    assert torch.equal(model.decoder.bias, plain[1].bias) and model.bias_from_data
+
+
+def seeded_single(recipe):
+    torch.manual_seed(0)
+    return SparseAutoencoder(3, 6, recipe=recipe)
+
+
+@pytest.mark.parametrize("make_model", [seeded_single, lambda recipe: SAEBatch(3, 6, seeds=[0, 1], recipe=recipe)],
+                         ids=["single", "batch"])
+def test_the_standard_recipe_ties_the_encoder_to_unit_norm_decoder_directions(make_model):
+    model = make_model(STANDARD)
+    torch.testing.assert_close(model.decoder_directions.norm(dim=-1), torch.ones(model.decoder_directions.shape[:-1]))
+    assert torch.equal(model.encoder_directions, model.decoder_directions) and not model.encoder_bias.any()
+    # each ingredient alone: untied keeps the default encoder; no unit norm keeps the default lengths
+    default = make_model(LECTURE)
+    untied = make_model(STANDARD.without("tied_init"))
+    assert torch.equal(untied.encoder_weight, default.encoder_weight)
+    assert torch.equal(untied.decoder_directions, model.decoder_directions)
+    free_norm = make_model(STANDARD.without("unit_norm_decoder"))
+    assert torch.equal(free_norm.decoder_directions, default.decoder_directions)
+    assert torch.equal(free_norm.encoder_directions, default.decoder_directions)
+    lengths = default.decoder_directions.norm(dim=-1)
+    assert (lengths < 0.9).all(), "the default initialisation's directions are far from unit length"
+
+
+def test_a_pre_encoder_bias_subtracts_b_dec_before_encoding():
+    with_bias = SAEBatch(3, 6, seeds=[0, 1], activation=F.relu, recipe=STANDARD)
+    without = SAEBatch(3, 6, seeds=[0, 1], activation=F.relu, recipe=STANDARD.without("pre_encoder_bias"))
+    with torch.no_grad():
+        for model in (with_bias, without):
+            model.b_dec.copy_(torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]]))
+    x = torch.randn(7, 3)
+    torch.testing.assert_close(with_bias.pre_activations(x)[1], without.pre_activations(x - without.b_dec[1])[1])
+    torch.testing.assert_close(with_bias.pre_activations(x)[0], (x - with_bias.b_dec[0]) @ with_bias.W_enc[0])
+    # an instance computes what the batch does
+    torch.testing.assert_close(with_bias.instance(1)(x).x_recon, with_bias(x).x_recon[1])
+
+
+def test_the_pre_encoder_bias_starts_at_the_data_mean_once():
+    model = SAEBatch(3, 6, seeds=[0, 1], recipe=STANDARD)
+    x = torch.randn(50, 3) + torch.tensor([5.0, -1.0, 2.0])
+    assert not model.bias_from_data
+    model.initialise_from_data(x)
+    torch.testing.assert_close(model.b_dec, x.mean(dim=0).expand(2, 3))
+    model.initialise_from_data(x + 10)
+    torch.testing.assert_close(model.b_dec, x.mean(dim=0).expand(2, 3))
+    assert model.instance(0).bias_from_data
+    untouched = SAEBatch(3, 6, seeds=[0, 1], recipe=STANDARD.without("pre_encoder_bias"))
+    before = untouched.b_dec.clone()
+    untouched.initialise_from_data(x)
+    assert torch.equal(untouched.b_dec, before)
+
+
+def test_the_parallel_gradient_is_removed_and_the_length_restored():
+    model = SAEBatch(3, 4, seeds=[0], recipe=STANDARD)
+    model.W_dec.grad = torch.randn_like(model.W_dec)
+    original_grad = model.W_dec.grad.clone()
+    model.remove_parallel_gradient()
+    along = (model.W_dec.grad * model.W_dec).sum(dim=-1)
+    torch.testing.assert_close(along, torch.zeros_like(along))
+    # only the parallel part went: what is left plus that part is the original gradient
+    parallel = (original_grad * model.W_dec).sum(dim=-1, keepdim=True) * model.W_dec
+    torch.testing.assert_close(model.W_dec.grad + parallel, original_grad)
+    with torch.no_grad():
+        model.W_dec.mul_(3.0)
+    model.normalise_decoder()
+    torch.testing.assert_close(model.W_dec.norm(dim=-1), torch.ones(1, 4))
+    lecture = SAEBatch(3, 4, seeds=[0], recipe=LECTURE)
+    lecture.W_dec.grad = original_grad.clone()
+    lecture.remove_parallel_gradient()
+    lecture.normalise_decoder()
+    assert torch.equal(lecture.W_dec.grad, original_grad) and torch.equal(lecture.W_dec, SAEBatch(3, 4, seeds=[0]).W_dec)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"tied_init": 1}, "tied_init must be True or False"),
+        ({"auxk_weight": -0.1}, "auxk_weight must be a finite number >= 0"),
+        ({"auxk_weight": float("inf")}, "auxk_weight"),
+        ({"k_aux": 0}, "k_aux must be a positive integer"),
+    ],
+)
+def test_bad_recipes_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Recipe(**kwargs)
+
+
+def test_a_recipe_is_needed_and_its_ingredients_are_named():
+    with pytest.raises(ValueError, match="recipe must be a Recipe"):
+        SAEBatch(2, 4, seeds=[0], recipe="standard")
+    with pytest.raises(ValueError, match="unknown ingredient 'tied'"):
+        STANDARD.without("tied")
+    assert STANDARD.without("auxk").auxk_weight == 0 and STANDARD.without("tied_init").unit_norm_decoder

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -6,8 +8,16 @@ import torch.nn.functional as F
 from sae_helpers import SparseAutoencoder, train_sae
 from sae_helpers.data import make_lecture_data, make_sparse_sources
 from sae_helpers.metrics import dead_latents, fvu, l0
-from sae_helpers.model import JumpReLU, SAEBatch, TopK, decoder_norm_l1_penalty, l1_penalty
-from sae_helpers.train import PENALTIES, pick_device
+from sae_helpers.model import (
+    LECTURE,
+    STANDARD,
+    JumpReLU,
+    SAEBatch,
+    TopK,
+    decoder_norm_l1_penalty,
+    l1_penalty,
+)
+from sae_helpers.train import PENALTIES, pick_device, ramp
 
 DATA = make_lecture_data().data
 
@@ -316,10 +326,84 @@ def test_the_auxk_loss_revives_dead_latents():
     sources = make_sparse_sources(64, 32, 0.02, 20_000, seed=0)
     x = torch.tensor(sources.data, dtype=torch.float32)
     dead = {}
-    for penalty in ["none", "auxk"]:
-        batch = SAEBatch(32, 64, seeds=[0, 1, 2], sparsity_weight=1 / 32, activation=TopK(3))
-        train_sae(batch, sources.data, n_epochs=10, lr=3e-3, batch_size=1024, penalty=penalty, progress=False)
+    for auxk_weight in [0.0, 1 / 32]:
+        batch = SAEBatch(32, 64, seeds=[0, 1, 2], activation=TopK(3), recipe=replace(LECTURE, auxk_weight=auxk_weight))
+        train_sae(batch, sources.data, n_epochs=10, lr=3e-3, batch_size=1024, penalty="none", progress=False)
         with torch.no_grad():
-            dead[penalty] = [dead_latents(latents) for latents in batch.encode(x)]
+            dead[auxk_weight] = [dead_latents(latents) for latents in batch.encode(x)]
     # measured: 15, 20 and 14 of the 64 latents dead without the AuxK loss, none with it
-    assert min(dead["none"]) >= 8 and max(dead["auxk"]) <= 2, dead
+    assert min(dead[0.0]) >= 8 and max(dead[1 / 32]) <= 2, dead
+
+
+def test_the_auxk_loss_is_logged_with_the_penalty_and_trains_the_model():
+    sources = make_sparse_sources(64, 32, 0.02, 2048, seed=0)
+    batch = SAEBatch(32, 64, seeds=[0], activation=TopK(1), recipe=replace(LECTURE, auxk_weight=0.5))
+    x = torch.tensor(sources.data, dtype=torch.float32)
+    with torch.no_grad():
+        first = batch.auxk_loss(x, batch(x))
+    history = train_sae(batch, x, n_epochs=2, lr=1e-3, penalty="none", progress=False)
+    assert first.item() > 0 and history.penalty_loss[0, 0] == pytest.approx(first.item(), rel=1e-5)
+
+
+def test_ramp_by_hand():
+    # 10 steps, warm-up over the first 3 (0.3), decay over the last 5 (0.5)
+    factors = [ramp(step, 10, warmup=0.3, decay=0.5) for step in range(10)]
+    np.testing.assert_allclose(factors, [1 / 3, 2 / 3, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2])
+    assert [ramp(step, 4) for step in range(4)] == [1.0] * 4
+
+
+def test_the_schedules_are_those_of_a_loop_written_out():
+    def reference(lr_warmup, lr_decay, penalty_warmup, n_epochs=8):
+        model = fresh_model()
+        x = torch.tensor(DATA, dtype=torch.float32)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        for step in range(n_epochs):
+            x_recon, latents = model(x)
+            loss = ((x_recon - x) ** 2).mean() + ramp(step, n_epochs, penalty_warmup) * model.sparsity_loss(latents)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.param_groups[0]["lr"] = 1e-2 * ramp(step, n_epochs, lr_warmup, lr_decay)
+            optimizer.step()
+        return model
+
+    for schedule in [(0.5, 0.0, 0.0), (0.0, 0.25, 0.0), (0.0, 0.0, 1.0), (0.25, 0.5, 0.5)]:
+        trained = fresh_model()
+        train_sae(trained, DATA, n_epochs=8, lr=1e-2, progress=False, **dict(zip(
+            ["lr_warmup", "lr_decay", "penalty_warmup"], schedule)))
+        for a, b in zip(trained.parameters(), reference(*schedule).parameters()):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    unscheduled = fresh_model()
+    train_sae(unscheduled, DATA, n_epochs=8, lr=1e-2, progress=False)
+    assert not torch.equal(unscheduled.encoder.weight, trained.encoder.weight)
+
+
+def test_the_penalty_warmup_scales_the_logged_penalty():
+    plain = train_sae(fresh_model(), DATA, n_epochs=10, progress=False)
+    warmed = train_sae(fresh_model(), DATA, n_epochs=10, progress=False, penalty_warmup=1.0)
+    assert warmed.penalty_loss[0] == pytest.approx(plain.penalty_loss[0] / 10, rel=1e-6)
+    assert warmed.mse[0] == pytest.approx(plain.mse[0], rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["lr_warmup", "lr_decay", "penalty_warmup"])
+@pytest.mark.parametrize("value", [-0.1, 1.5, "0.2", True])
+def test_a_schedule_outside_0_to_1_is_named(name, value):
+    with pytest.raises(ValueError, match=f"{name} must be a fraction of the training steps"):
+        train_sae(fresh_model(), DATA, n_epochs=2, progress=False, **{name: value})
+
+
+@pytest.mark.parametrize("recipe", [STANDARD, STANDARD.without("pre_encoder_bias"), STANDARD.without("tied_init")],
+                         ids=["standard", "no pre-encoder bias", "untied"])
+def test_the_standard_recipe_keeps_unit_norm_directions_and_starts_b_dec_at_the_mean(recipe):
+    sources = make_sparse_sources(16, 8, 0.1, 1000, seed=0)
+    data = sources.data + 2.0  # an offset for the pre-encoder bias to take
+    batch = SAEBatch(8, 32, seeds=[0, 1], activation=TopK(2), recipe=recipe)
+    initial_b_dec = batch.b_dec.detach().clone()
+    train_sae(batch, data, n_epochs=1, lr=1e-3, batch_size=1000, penalty="none", progress=False)
+    # one Adam step moves each weight by at most about lr
+    start = torch.tensor(data.mean(axis=0), dtype=torch.float32) if recipe.pre_encoder_bias else initial_b_dec
+    assert (batch.b_dec.detach() - start).abs().max() < 1.1e-3
+    train_sae(batch, data, n_epochs=20, lr=1e-2, batch_size=250, penalty="none", progress=False)
+    torch.testing.assert_close(batch.W_dec.norm(dim=-1), torch.ones(2, 32))
+    free = SAEBatch(8, 32, seeds=[0, 1], activation=TopK(2), recipe=recipe.without("unit_norm_decoder"))
+    train_sae(free, data, n_epochs=20, lr=1e-2, batch_size=250, penalty="none", progress=False)
+    assert (free.W_dec.norm(dim=-1) - 1).abs().max() > 0.05
