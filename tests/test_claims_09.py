@@ -1,0 +1,115 @@
+"""Notebook 09's claims across seeds, checked on seeds 0-9 (the notebook shows 0-2): its data,
+widths, k and training budget, each model as one SAEBatch of the 10 seeds."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from sae_helpers import train_sae
+from sae_helpers.baselines import sae_dictionary
+from sae_helpers.data import make_sparse_sources, normalise_inputs
+from sae_helpers.metrics import absorption, best_cosines, dead_latents, fvu, match_directions
+from sae_helpers.model import LECTURE, STANDARD, SAEBatch, TopK
+
+SEEDS = list(range(10))
+INGREDIENTS = ["pre_encoder_bias", "tied_init", "unit_norm_decoder", "auxk"]
+
+
+@pytest.fixture(scope="module")
+def scores():
+    """{recipe name: {"dead", "missed", "MCC", "FVU": (10,) arrays}} as notebook 09 trains them."""
+    sources = make_sparse_sources(n_sources=64, d=32, p=0.02, n_samples=20_000, seed=0)
+    normalised, _ = normalise_inputs(sources.data)
+    recipes = {"lecture": (LECTURE, sources.data), "lecture + AuxK": (replace(LECTURE, auxk_weight=1 / 32), sources.data),
+               "standard": (STANDARD, normalised), "without normalisation": (STANDARD, sources.data)}
+    recipes.update({f"without {name}": (STANDARD.without(name), normalised) for name in INGREDIENTS})
+    result = {}
+    for name, (recipe, data) in recipes.items():
+        sae = SAEBatch(32, 64, seeds=SEEDS, activation=TopK(3), recipe=recipe)
+        train_sae(sae, data, n_epochs=40, lr=3e-3, batch_size=1024, penalty="none", progress=False)
+        runs = [sae_dictionary(sae, data, i) for i in range(len(SEEDS))]
+        result[name] = {
+            "dead": np.array([dead_latents(run.codes) for run in runs]),
+            "missed": np.array([(best_cosines(sources.directions, run.directions) < 0.9).sum() for run in runs]),
+            "MCC": np.array([match_directions(sources.directions, run.directions)[1].mean() for run in runs]),
+            "FVU": np.array([fvu(data, run.x_recon) for run in runs]),
+        }
+    return result
+
+
+def test_the_lecture_model_loses_latents_and_misses_sources(scores):
+    lecture = scores["lecture"]
+    assert (lecture["dead"] >= 5).all() and (lecture["missed"] >= 15).all() and (lecture["MCC"] < 0.9).all(), lecture
+
+
+def test_auxk_alone_revives_every_latent_and_finds_most_sources(scores):
+    before, after = scores["lecture"], scores["lecture + AuxK"]
+    assert (after["dead"] == 0).all() and (after["missed"] <= before["missed"] - 10).all(), after
+    assert (after["MCC"] > before["MCC"] + 0.05).all()
+
+
+def test_the_standard_recipe_leaves_almost_nothing_dead_or_missed(scores):
+    lecture, standard = scores["lecture"], scores["standard"]
+    assert (standard["dead"] <= 2).all() and (standard["missed"] <= lecture["missed"] - 10).all(), standard
+    assert (standard["MCC"] > lecture["MCC"] + 0.1).all() and (standard["FVU"] < lecture["FVU"]).all()
+
+
+def test_without_auxk_the_recipe_keeps_latents_alive_but_misses_more_sources(scores):
+    standard, without = scores["standard"], scores["without auxk"]
+    assert (without["dead"] <= 1).all(), without["dead"]
+    assert (without["missed"] > standard["missed"]).all(), (standard["missed"], without["missed"])
+
+
+@pytest.mark.parametrize("name", ["without pre_encoder_bias", "without tied_init", "without unit_norm_decoder",
+                                  "without normalisation"])
+def test_each_other_ingredient_alone_changes_mcc_little(scores, name):
+    difference = np.abs(scores[name]["MCC"] - scores["standard"]["MCC"])
+    assert (difference < 0.05).all(), difference
+
+
+PARENTS = np.array([-1] * 8 + [parent for parent in range(8) for _ in range(4)])
+PREFIX = 8
+
+
+def matryoshka(model, x, output):
+    """Notebook 09's one-prefix Matryoshka loss."""
+    prefix = torch.cat([output.latents[..., :PREFIX], torch.zeros_like(output.latents[..., PREFIX:])], dim=-1)
+    return ((model.decode(prefix) - x) ** 2).mean(dim=(-2, -1))
+
+
+@pytest.fixture(scope="module")
+def absorbed():
+    """{model: {"mean", "in prefix", "outside": (10,)}}: absorption per seed, over all parents and
+    over the parents matched inside and outside the first PREFIX latents."""
+    hierarchy = make_sparse_sources(40, 32, p=[0.05] * 8 + [0.3] * 32, n_samples=20_000, seed=0, parents=PARENTS)
+    independent = make_sparse_sources(40, 32, p=[0.05] * 8 + [0.015] * 32, n_samples=20_000, seed=0)
+    models = {"plain": (hierarchy, "none"), "matryoshka": (hierarchy, matryoshka),
+              "control, matryoshka": (independent, matryoshka)}
+    result = {}
+    for name, (sources, penalty) in models.items():
+        sae = SAEBatch(32, 64, seeds=SEEDS, activation=TopK(2), recipe=replace(LECTURE, auxk_weight=1 / 32))
+        train_sae(sae, sources.data, n_epochs=40, lr=3e-3, batch_size=1024, penalty=penalty, progress=False)
+        rows = []
+        for i in range(len(SEEDS)):
+            run = sae_dictionary(sae, sources.data, i)
+            matched = match_directions(sources.directions, run.directions)[0]
+            scores = absorption(run.codes, sources.activations, matched, PARENTS, max_active=2)
+            in_prefix = matched[PARENTS < 0] < PREFIX
+            rows.append([np.nanmean(scores), np.nanmean(scores[in_prefix]) if in_prefix.any() else np.nan,
+                         np.nanmean(scores[~in_prefix])])
+        result[name] = dict(zip(["mean", "in prefix", "outside"], np.array(rows).T))
+    return result
+
+
+def test_matryoshka_lowers_mean_absorption_on_8_of_10_seeds(absorbed):
+    drop = absorbed["plain"]["mean"] - absorbed["matryoshka"]["mean"]
+    assert (drop > 0.05).sum() >= 8, drop
+    assert (absorbed["plain"]["mean"] > 0.2).all() and (np.abs(absorbed["control, matryoshka"]["mean"]) < 0.1).all()
+
+
+def test_matryoshka_spares_the_parents_in_its_prefix_only(absorbed):
+    fixed = absorbed["matryoshka"]
+    assert (fixed["in prefix"] <= 0.03).sum() >= 9, fixed["in prefix"]
+    assert (fixed["outside"] > fixed["in prefix"] + 0.1).all(), fixed
