@@ -166,7 +166,7 @@ class JumpReLU(nn.Module):
 @dataclass(frozen=True)
 class Recipe:
     """How an SAE is initialised and kept in training. Each field is one ingredient of the recipe
-    the field trains SAEs with (Bricken et al. 2023; Anthropic, April 2024; Gao et al. 2024);
+    the field trains SAEs with (Bricken et al. 2023; Gao et al. 2024);
     `recipe.without(name)` switches one off, so its effect can be measured alone.
 
     pre_encoder_bias: encode x - b_dec instead of x, so the decoder bias b_dec (which
