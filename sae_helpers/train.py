@@ -3,8 +3,8 @@
 The loss is the reconstruction MSE plus the model's own penalty (`PENALTIES`, or a function of
 yours with the same signature) plus its AuxK loss (0 unless its recipe has one), minimised with
 Adam through autograd. The model's recipe also has the loop set its decoder bias from the data
-before the first step, and keep its decoder directions at unit norm around each step. So `train_sae` trains
-exactly the model it is given: a subclass with another activation or an overridden penalty,
+before the first step, and keep its decoder directions at unit norm around each step. So
+`train_sae` trains exactly the model it is given: a subclass with another activation or an overridden penalty,
 or a frozen parameter, behaves as in any PyTorch loop. The default is the lecture's full-batch training (every epoch is one step
 on all samples); `batch_size` switches to shuffled minibatches, whose order `seed` fixes.
 

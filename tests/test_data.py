@@ -9,6 +9,7 @@ from sae_helpers.data import (
     make_lecture_data,
     make_sparse_sources,
     mix,
+    normalise_inputs,
 )
 
 
@@ -169,3 +170,18 @@ def test_a_child_fires_only_with_its_parent_and_then_at_its_own_rate():
 def test_bad_profiles_and_hierarchies_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_sparse_sources(n_sources=4, d=2, n_samples=10, **kwargs)
+
+
+def test_normalise_inputs_scales_to_a_mean_norm_of_sqrt_d():
+    data = np.random.default_rng(0).normal(size=(200, 9)) * 7.0
+    scaled, scale = normalise_inputs(data)
+    assert np.linalg.norm(scaled, axis=1).mean() == pytest.approx(3.0)  # sqrt(9)
+    np.testing.assert_allclose(scaled, data * scale)
+    as_tensor, tensor_scale = normalise_inputs(torch.tensor(data))
+    assert isinstance(as_tensor, torch.Tensor) and tensor_scale == pytest.approx(scale)
+
+
+@pytest.mark.parametrize("data, message", [(np.zeros((4, 3)), "all zeros"), (np.full((4, 3), np.nan), "NaN")])
+def test_normalise_inputs_names_data_it_cannot_scale(data, message):
+    with pytest.raises(ValueError, match=message):
+        normalise_inputs(data)
