@@ -83,11 +83,12 @@ def matryoshka(model, x, output):
 
 @pytest.fixture(scope="module")
 def absorbed():
-    """{model: {"mean", "in prefix", "outside": (10,)}}: absorption per seed, over all parents and
-    over the parents matched inside and outside the first PREFIX latents."""
+    """{model: {"mean", "in prefix", "outside", "undefined": (10,)}}: absorption per seed, over all
+    parents and over the parents matched inside and outside the first PREFIX latents, and how
+    many parents' scores are undefined."""
     hierarchy = make_sparse_sources(40, 32, p=[0.05] * 8 + [0.3] * 32, n_samples=20_000, seed=0, parents=PARENTS)
     independent = make_sparse_sources(40, 32, p=[0.05] * 8 + [0.015] * 32, n_samples=20_000, seed=0)
-    models = {"plain": (hierarchy, "none"), "matryoshka": (hierarchy, matryoshka),
+    models = {"plain": (hierarchy, "none"), "control": (independent, "none"), "matryoshka": (hierarchy, matryoshka),
               "control, matryoshka": (independent, matryoshka)}
     result = {}
     for name, (sources, penalty) in models.items():
@@ -100,18 +101,26 @@ def absorbed():
             scores = absorption(run.codes, sources.activations, matched, PARENTS, max_active=2)
             in_prefix = matched[PARENTS < 0] < PREFIX
             rows.append([np.nanmean(scores), np.nanmean(scores[in_prefix]) if in_prefix.any() else np.nan,
-                         np.nanmean(scores[~in_prefix])])
-        result[name] = dict(zip(["mean", "in prefix", "outside"], np.array(rows).T))
+                         np.nanmean(scores[~in_prefix]), np.isnan(scores).sum()])
+        result[name] = dict(zip(["mean", "in prefix", "outside", "undefined"], np.array(rows).T))
     return result
 
 
-def test_matryoshka_lowers_mean_absorption_on_8_of_10_seeds(absorbed):
+def test_parents_are_absorbed_only_under_the_hierarchy(absorbed):
+    plain, control = absorbed["plain"], absorbed["control"]
+    assert (plain["mean"] > control["mean"] + 0.15).all(), (plain["mean"], control["mean"])
+    assert (plain["undefined"] <= 1).all() and (control["undefined"] <= 1).all(), (plain, control)
+
+
+def test_matryoshka_lowers_mean_absorption_on_most_seeds(absorbed):
     drop = absorbed["plain"]["mean"] - absorbed["matryoshka"]["mean"]
-    assert (drop > 0.05).sum() >= 8, drop
-    assert (absorbed["plain"]["mean"] > 0.2).all() and (np.abs(absorbed["control, matryoshka"]["mean"]) < 0.1).all()
+    assert drop.mean() > 0.05 and (drop > 0).sum() >= 8, drop
+    control = absorbed["control, matryoshka"]["mean"] - absorbed["control"]["mean"]
+    assert np.abs(control).mean() < 0.05 and (np.abs(control) < 0.15).all(), control
 
 
 def test_matryoshka_spares_the_parents_in_its_prefix_only(absorbed):
     fixed = absorbed["matryoshka"]
-    assert (fixed["in prefix"] <= 0.03).sum() >= 9, fixed["in prefix"]
-    assert (fixed["outside"] > fixed["in prefix"] + 0.1).all(), fixed
+    assert np.nanmedian(fixed["in prefix"]) < 0.05, fixed["in prefix"]
+    assert np.nanmean(fixed["outside"]) > np.nanmean(fixed["in prefix"]) + 0.2, fixed
+    assert (fixed["outside"] > fixed["in prefix"]).all(), fixed
