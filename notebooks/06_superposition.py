@@ -366,16 +366,16 @@ for name, row in table.items():
 
 # %% [markdown]
 # A latent is **dead** when it is active (above 0.001) on none of the 50,000 samples. The ReLU
-# SAEs have none. The TopK SAEs leave between a quarter and a half of their 128 latents dead in
-# every seed, AuxK notwithstanding: with 64 sources and 3 latents per sample, they need only
-# about 64, so here a dead latent is spare capacity, not a missed source. (Notebook 09 gives a
-# TopK SAE as many latents as sources; there a dead latent costs a source.)
+# SAEs have none. The TopK SAEs leave 38 or 39 of their 128 latents dead, AuxK
+# notwithstanding: with 64 sources and 3 latents per sample, they need only about 64, so here
+# a dead latent is spare capacity, not a missed source. (Notebook 09 gives a TopK SAE as many
+# latents as sources; there a dead latent costs a source.)
 
 # %%
 dead = {name: [dead_latents(sae_dictionary(model, sources.data, i).codes) for i in range(len(seeds))]
         for name, model in [("ReLU SAE", relu_sae), ("TopK SAE", topk_sae)]}
 print("dead latents per seed:", dead)
-assert all(count == 0 for count in dead["ReLU SAE"]) and all(32 <= count <= 64 for count in dead["TopK SAE"])
+assert all(count == 0 for count in dead["ReLU SAE"]) and all(26 <= count <= 64 for count in dead["TopK SAE"])
 
 # %% [markdown]
 # Why is TopK's L0 2.4 when the truth's is 1.28, and its MCC still 0.999? TopK keeps the 3
