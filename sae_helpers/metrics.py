@@ -220,15 +220,36 @@ def single_source_magnitudes(latents, decoder_directions, activations, matched):
     return Magnitudes(source=source, true=activations[sample, source], reported=ours[sample, source] * norms[source])
 
 
-def shrinkage(latents, decoder_directions, activations, matched):
-    """(n_sources,) the mean of reported / true over each source's `single_source_magnitudes`:
-    1 for a latent that reports its source's magnitude, below 1 for one that shrinks it (NaN for
-    a source never alone)."""
-    m = single_source_magnitudes(latents, decoder_directions, activations, matched)
-    n_sources = len(np.asarray(matched))
+class Shares(NamedTuple):
+    """Per source, over the samples where it is the only active source: the mean of what the
+    reconstruction writes along the source's direction, over its true magnitude (NaN for a
+    source never alone). own + others below 1: the source is shrunk; others above 0: part of
+    its value is carried by latents other than its own."""
+
+    own: np.ndarray  # by its matched latent
+    others: np.ndarray  # by all the other latents together
+
+
+def magnitude_shares(latents, decoder_directions, activations, source_directions, matched):
+    """`Shares` of each source's magnitude, the decoder bias left out. latents (n_samples,
+    n_latents), decoder_directions (n_latents, d), activations (n_samples, n_sources),
+    source_directions (n_sources, d) with unit rows, matched (n_sources,): e.g. from
+    `match_directions`."""
+    latents, activations, _ = _matched_latents(latents, activations, matched)
+    decoder = _as_numpy(decoder_directions, "decoder_directions")
+    truth = _as_numpy(source_directions, "source_directions")
+    if len(decoder) != latents.shape[1] or truth.shape != (activations.shape[1], decoder.shape[1]):
+        raise ValueError(f"need one decoder direction per latent and one source direction per source, of "
+                         f"one length; got shapes {decoder.shape}, {truth.shape} for {latents.shape[1]} latents "
+                         f"and {activations.shape[1]} sources")
+    sample, source = np.nonzero(((activations > 0).sum(axis=1) == 1)[:, None] & (activations > 0))
+    written = latents[sample] * (decoder @ truth.T)[:, source].T  # (n_single, n_latents): each latent's part
+    true = activations[sample, source]
+    own = written[np.arange(len(sample)), np.asarray(matched)[source]] / true
+    others = written.sum(axis=1) / true - own
+    count = np.bincount(source, minlength=activations.shape[1])
     with np.errstate(invalid="ignore"):
-        return (np.bincount(m.source, m.reported / m.true, minlength=n_sources)
-                / np.bincount(m.source, minlength=n_sources))
+        return Shares(*(np.bincount(source, share, minlength=len(count)) / count for share in (own, others)))
 
 
 class FiringScores(NamedTuple):

@@ -56,15 +56,35 @@ def decoder_norm_l1_penalty(latents, decoder_directions):
 
 class TopK(nn.Module):
     """The activation of TopK SAEs (Gao et al. 2024): each sample keeps its k largest
-    pre-activations, through a ReLU, and every other latent is 0. (..., hidden_dim) in and out."""
+    pre-activations, through a ReLU, and every other latent is 0. (..., hidden_dim) in and out.
+
+    `k`: one number, or a list of one per instance of an SAEBatch (K, ..., hidden_dim), so that
+    SAEs of several k train side by side."""
 
     def __init__(self, k):
         super().__init__()
-        self.k = check_positive_int(k, "k")
+        if isinstance(k, (list, tuple)):
+            if not k:
+                raise ValueError("k is an empty list: give one k, or one per instance")
+            self.k = [check_positive_int(value, "k") for value in k]
+        else:
+            self.k = check_positive_int(k, "k")
 
     def forward(self, z):
-        values, indices = z.topk(self.k, dim=-1)
-        return torch.zeros_like(z).scatter(-1, indices, F.relu(values))
+        if isinstance(self.k, int):
+            values, indices = z.topk(self.k, dim=-1)
+            return torch.zeros_like(z).scatter(-1, indices, F.relu(values))
+        if z.dim() < 2 or len(z) != len(self.k):
+            raise ValueError(f"this TopK has one k per instance ({len(self.k)}); got pre-activations of "
+                             f"shape {tuple(z.shape)}")
+        values, indices = z.topk(max(self.k), dim=-1)  # sorted: instance i keeps its first k[i]
+        k = torch.tensor(self.k, device=z.device).reshape(-1, *[1] * (z.dim() - 1))
+        kept = torch.arange(values.shape[-1], device=z.device) < k
+        return torch.zeros_like(z).scatter(-1, indices, F.relu(values) * kept)
+
+    def instance(self, i):
+        """The activation of instance i: this TopK, or TopK(k[i]) for one k per instance."""
+        return self if isinstance(self.k, int) else TopK(self.k[i])
 
 
 def auxk_penalty(residual, pre_activations, latents, decoder_directions, k_aux):
@@ -223,8 +243,13 @@ def _check_settings(hidden_dim, sparsity_weight, activation, recipe, n_instances
     if not callable(activation):
         raise ValueError(f"activation must be a function of the pre-activations, such as F.gelu, "
                          f"F.relu or TopK(3); got {activation!r}")
-    if isinstance(activation, TopK) and activation.k > hidden_dim:
-        raise ValueError(f"TopK's k ({activation.k}) is larger than hidden_dim ({hidden_dim})")
+    if isinstance(activation, TopK):
+        ks = activation.k if isinstance(activation.k, list) else [activation.k]
+        if max(ks) > hidden_dim:
+            raise ValueError(f"TopK's k ({max(ks)}) is larger than hidden_dim ({hidden_dim})")
+        if isinstance(activation.k, list) and n_instances != len(ks):
+            raise ValueError(f"this TopK has one k per instance ({len(ks)}); the model has "
+                             f"{'one' if n_instances is None else n_instances}: give one k per seed")
     if isinstance(activation, JumpReLU):
         shape = (hidden_dim,) if n_instances is None else (n_instances, 1, hidden_dim)
         if activation.log_threshold.shape != shape:
@@ -455,7 +480,7 @@ class SAEBatch(_SAE):
     def instance(self, i):
         """Instance i as a stand-alone SparseAutoencoder with its weights, recipe, dtype and device."""
         with torch.random.fork_rng(devices=[]):  # its initialisation is overwritten below
-            activation = self.activation.instance(i) if isinstance(self.activation, JumpReLU) else self.activation
+            activation = self.activation.instance(i) if isinstance(self.activation, (JumpReLU, TopK)) else self.activation
             model = SparseAutoencoder(self.input_dim, self.hidden_dim, float(self.sparsity_weight[i]),
                                       activation, self.recipe).to(self.W_enc)
         model.load_state_dict({**model.state_dict(),  # a JumpReLU's thresholds are already instance i's

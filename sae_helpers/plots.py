@@ -213,9 +213,11 @@ def plot_method_comparison(results, metrics=("MCC", "MMCS", "act_r"), ax=None):
     return ax.figure
 
 
-def plot_tradeoff(l0_values, fvu_values, labels, ax=None, true_l0=None):
-    """Reconstruction (FVU) against sparsity (L0): one line per label (e.g. per width), through
-    that label's points in the order given (e.g. increasing penalty), the first one hollow."""
+def plot_tradeoff(l0_values, fvu_values, labels, ax=None, true_l0=None, ylabel="FVU",
+                  title="Reconstruction vs sparsity"):
+    """Reconstruction (FVU, or another score: `ylabel`) against sparsity (L0): one line per label
+    (e.g. per width), through that label's points in the order given (e.g. increasing
+    penalty), the first one hollow."""
     ax = _new_axes(ax, (5, 4))
     l0_values, fvu_values, labels = map(np.asarray, (l0_values, fvu_values, labels))
     for i, label in enumerate(dict.fromkeys(labels)):
@@ -226,7 +228,7 @@ def plot_tradeoff(l0_values, fvu_values, labels, ax=None, true_l0=None):
                 markerfacecolor="white", color=line.get_color())
     if true_l0 is not None:
         ax.axvline(true_l0, color="0.5", linestyle="--", label="true L0")
-    ax.set(xlabel="L0 (active latents per sample)", ylabel="FVU", title="Reconstruction vs sparsity")
+    ax.set(xlabel="L0 (active latents per sample)", ylabel=ylabel, title=title)
     ax.legend()
     return ax.figure
 

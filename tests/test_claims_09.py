@@ -6,12 +6,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from sae_helpers import train_sae
 from sae_helpers.baselines import sae_dictionary
 from sae_helpers.data import make_sparse_sources, normalise_inputs
-from sae_helpers.metrics import absorption, best_cosines, dead_latents, fvu, l0, match_directions
-from sae_helpers.model import LECTURE, STANDARD, SAEBatch, TopK
+from sae_helpers.metrics import (absorption, best_cosines, dead_latents, fvu, l0, magnitude_shares, match_directions,
+                                 relative_reconstruction_bias)
+from sae_helpers.model import LECTURE, STANDARD, JumpReLU, SAEBatch, TopK
 
 SEEDS = list(range(10))
 INGREDIENTS = ["pre_encoder_bias", "tied_init", "unit_norm_decoder", "auxk"]
@@ -124,3 +126,62 @@ def test_matryoshka_spares_the_parents_in_its_prefix_only(absorbed):
     assert np.nanmedian(fixed["in prefix"]) < 0.05, fixed["in prefix"]
     assert np.nanmean(fixed["outside"]) > np.nanmean(fixed["in prefix"]) + 0.2, fixed
     assert (fixed["outside"] > fixed["in prefix"]).all(), fixed
+
+
+def per_seed(settings):
+    """One value per setting -> one per instance, the seeds of each setting together."""
+    return [setting for setting in settings for _ in SEEDS]
+
+
+@pytest.fixture(scope="module")
+def frontier():
+    """{(type, setting): {"L0", "FVU", "missed", "own", "others", "γ": (10,)}}: notebook 09's
+    section 2, 128 latents with the standard recipe on the raw data."""
+    sources = make_sparse_sources(n_sources=64, d=32, p=0.02, n_samples=20_000, seed=0)
+    relu, topk, jump = [0.01, 0.03], [4, 2], [0.001, 0.01]
+    types = {"relu": (relu, "decoder_norm_l1", {"activation": F.relu, "sparsity_weight": per_seed(relu)}),
+             "topk": (topk, "none", {"activation": TopK(per_seed(topk))}),
+             "jumprelu": (jump, "l0", {"sparsity_weight": per_seed(jump), "activation": JumpReLU(
+                 128, threshold=0.3, bandwidth=0.05, n_instances=len(SEEDS) * len(jump))})}
+    result = {}
+    for name, (settings, penalty, model) in types.items():
+        sae = SAEBatch(32, 128, seeds=SEEDS * len(settings), recipe=STANDARD, **model)
+        train_sae(sae, sources.data, n_epochs=40, lr=3e-3, batch_size=1024, penalty=penalty, progress=False)
+        rows = []
+        for i in range(len(SEEDS) * len(settings)):
+            run = sae_dictionary(sae, sources.data, i)
+            matched = match_directions(sources.directions, run.directions)[0]
+            shares = magnitude_shares(run.codes, run.directions, sources.activations, sources.directions, matched)
+            rows.append([l0(run.codes), fvu(sources.data, run.x_recon),
+                         (best_cosines(sources.directions, run.directions) < 0.9).sum(),
+                         np.nanmean(shares.own), np.nanmean(shares.others),
+                         relative_reconstruction_bias(sources.data, run.x_recon)])
+        for j, setting in enumerate(settings):
+            block = np.array(rows[j * len(SEEDS):(j + 1) * len(SEEDS)]).T
+            result[name, setting] = dict(zip(["L0", "FVU", "missed", "own", "others", "γ"], block))
+    return result
+
+
+def test_relu_shrinks_where_topk_and_jumprelu_do_not(frontier):
+    for weight in [0.01, 0.03]:
+        relu = frontier["relu", weight]
+        assert (relu["γ"] < 0.9).all() and (relu["own"] + relu["others"] < 0.85).all(), relu
+    for key in [("topk", 4), ("topk", 2), ("jumprelu", 0.001), ("jumprelu", 0.01)]:
+        assert (frontier[key]["γ"] > 0.97).all(), (key, frontier[key]["γ"])
+    for k in [4, 2]:
+        topk = frontier["topk", k]
+        assert (topk["own"] + topk["others"] > 0.85).all() and (topk["others"] < 0.1).all(), topk
+
+
+def test_topk_reconstructs_better_than_relu_at_matched_l0(frontier):
+    for weight, k in [(0.03, 2), (0.01, 4)]:
+        relu, topk = frontier["relu", weight], frontier["topk", k]
+        assert (topk["L0"] < relu["L0"] + 0.25).all(), (relu["L0"], topk["L0"])
+        assert (topk["FVU"] < 0.8 * relu["FVU"]).all(), (relu["FVU"], topk["FVU"])
+
+
+def test_jumprelu_is_as_sparse_as_topk_at_k_2_and_reconstructs_better(frontier):
+    weak, strong = frontier["jumprelu", 0.001], frontier["jumprelu", 0.01]
+    topk, relu = frontier["topk", 2], frontier["relu", 0.03]
+    assert (weak["L0"] < topk["L0"] + 0.2).all() and (weak["FVU"] < 0.7 * topk["FVU"]).all(), (weak, topk)
+    assert (weak["FVU"] < relu["FVU"] / 4).all() and (strong["L0"] < 1.28).all(), strong["L0"]

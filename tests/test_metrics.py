@@ -17,12 +17,12 @@ from sae_helpers.metrics import (
     firing_scores,
     fvu,
     l0,
+    magnitude_shares,
     match_directions,
     mcc,
     mmcs,
     relative_reconstruction_bias,
     selectivity,
-    shrinkage,
     single_source_magnitudes,
 )
 
@@ -195,31 +195,45 @@ def test_notebook_06_mcc_solution_behaves_like_the_helper():
         assert inline["mcc"](true, learned) == pytest.approx(mcc(true, learned), rel=1e-12)
 
 
-def test_shrinkage_by_hand():
-    # 3 sources matched to latents 2, 0, 1; decoder rows of norm 2, 1 and 5
-    decoder = np.array([[0.0, 2.0], [1.0, 0.0], [3.0, 4.0]])
+def test_magnitude_shares_by_hand():
+    # 2 sources along the axes in 2 dimensions, matched to latents 1 and 0; latent 2 writes
+    # along both (its direction (0.6, 0.8)), latent 0 has length 2
+    truth = np.eye(2)
+    decoder = np.array([[0.0, 2.0], [1.0, 0.0], [0.6, 0.8]])
     activations = np.array([
-        [1.0, 0.0, 0.0],  # source 0 alone
-        [2.0, 0.0, 0.0],  # source 0 alone
-        [1.0, 1.0, 1.0],  # all three: no source is alone, left out
-        [0.0, 0.5, 0.0],  # source 1 alone
+        [1.0, 0.0],  # source 0 alone
+        [2.0, 0.0],  # source 0 alone
+        [1.0, 1.0],  # both: left out
+        [0.0, 0.5],  # source 1 alone
     ])
     latents = np.array([
-        [0.0, 9.0, 0.1],  # source 0: 0.1 * 5 / 1 = 0.5
-        [0.0, 9.0, 0.3],  # source 0: 0.3 * 5 / 2 = 0.75
+        [0.0, 0.8, 0.0],  # source 0: own 0.8, others 0 (shrunk by a fifth)
+        [0.0, 1.2, 1.0],  # source 0: own 1.2 / 2 = 0.6, others 0.6 / 2 = 0.3 (split)
         [9.0, 9.0, 9.0],
-        [0.2, 9.0, 0.0],  # source 1: 0.2 * 2 / 0.5 = 0.8
+        [0.2, 5.0, 0.5],  # source 1: own 0.2 * 2 / 0.5 = 0.8, others 0.5 * 0.8 / 0.5 = 0.8
     ])
-    # source 0: mean of 0.5 and 0.75; source 1: 0.8; source 2 is never alone: NaN
-    np.testing.assert_allclose(shrinkage(latents, decoder, activations, [2, 0, 1]), [0.625, 0.8, np.nan])
+    shares = magnitude_shares(latents, decoder, activations, truth, [1, 0])
+    np.testing.assert_allclose(shares.own, [0.7, 0.8])
+    np.testing.assert_allclose(shares.others, [0.15, 0.8])
 
 
-def test_a_faithful_latent_has_shrinkage_one():
+def test_magnitude_shares_of_a_faithful_dictionary_and_of_a_source_never_alone():
     rng = np.random.default_rng(8)
     activations = rng.uniform(0.5, 1.5, (100, 3)) * (rng.random((100, 3)) < 0.3)
-    decoder = np.diag([2.0, 4.0, 0.5])
-    latents = activations / np.diag(decoder)  # latent times its decoder norm is the activation
-    np.testing.assert_allclose(shrinkage(latents, decoder, activations, [0, 1, 2]), 1)
+    activations[:, 2] = activations[:, 0] * (activations[:, 1] > 0)  # source 2 is never alone
+    truth = np.linalg.qr(rng.normal(size=(5, 3)))[0].T  # orthonormal rows
+    lengths = np.array([2.0, 4.0, 0.5])
+    shares = magnitude_shares(activations / lengths, truth * lengths[:, None], activations, truth, [0, 1, 2])
+    np.testing.assert_allclose(shares.own[:2], 1)
+    np.testing.assert_allclose(shares.others[:2], 0, atol=1e-12)
+    assert np.isnan(shares.own[2]) and np.isnan(shares.others[2])
+
+
+def test_magnitude_shares_reject_directions_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="one source direction per source"):
+        magnitude_shares(np.ones((4, 3)), np.ones((3, 2)), np.ones((4, 2)), np.ones((2, 5)), [0, 1])
+    with pytest.raises(ValueError, match="one decoder direction per latent"):
+        magnitude_shares(np.ones((4, 3)), np.ones((2, 2)), np.ones((4, 2)), np.ones((2, 2)), [0, 1])
 
 
 def test_firing_scores_by_hand():
@@ -316,10 +330,11 @@ def test_absorption_needs_a_hierarchy():
 
 
 @pytest.mark.parametrize("metric", [
-    lambda latents, activations, matched: shrinkage(latents, np.ones((3, 2)), activations, matched),
+    lambda latents, activations, matched: magnitude_shares(latents, np.ones((3, 2)), activations, np.ones((2, 2)),
+                                                           matched),
     firing_scores,
     lambda latents, activations, matched: absorption(latents, activations, matched, [-1, 0]),
-], ids=["shrinkage", "firing_scores", "absorption"])
+], ids=["magnitude_shares", "firing_scores", "absorption"])
 @pytest.mark.parametrize("latents, activations, matched", [
     (np.ones((5, 3)), np.ones((4, 2)), [0, 1]),  # different numbers of samples
     (np.ones((5, 3)), np.ones((5, 2)), [0, 1, 2]),  # one matched latent per latent, not per source

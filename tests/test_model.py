@@ -229,6 +229,39 @@ def test_topk_needs_a_valid_k():
             TopK(k)
 
 
+def test_topk_with_one_k_per_instance_is_each_instances_topk():
+    z = torch.randn(3, 40, 10)
+    latents = TopK([1, 4, 2])(z)
+    for i, k in enumerate([1, 4, 2]):
+        assert torch.equal(latents[i], TopK(k)(z[i]))  # exactly: the same values, kept or 0
+
+
+def test_a_batch_of_several_k_trains_as_its_single_models_compute():
+    batch = SAEBatch(4, 12, seeds=[0, 0, 1], activation=TopK([1, 3, 2]), recipe=STANDARD)
+    x = torch.randn(60, 4)
+    out = batch(x)
+    for i, k in enumerate([1, 3, 2]):
+        single = batch.instance(i)
+        assert single.activation.k == k
+        torch.testing.assert_close(single(x).latents, out.latents[i])
+        torch.testing.assert_close(single.auxk_loss(x, single(x)), batch.auxk_loss(x, out)[i])
+
+
+def test_one_k_per_instance_is_checked_against_the_instances():
+    with pytest.raises(ValueError, match="k is an empty list"):
+        TopK([])
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        TopK([2, 0])
+    with pytest.raises(ValueError, match=r"one k per instance \(2\); the model has 3"):
+        SAEBatch(4, 12, seeds=[0, 1, 2], activation=TopK([1, 2]))
+    with pytest.raises(ValueError, match=r"one k per instance \(1\); the model has one"):
+        SparseAutoencoder(4, 12, activation=TopK([2]))
+    with pytest.raises(ValueError, match=r"TopK's k \(13\) is larger than hidden_dim \(12\)"):
+        SAEBatch(4, 12, seeds=[0, 1], activation=TopK([2, 13]))
+    with pytest.raises(ValueError, match=r"one k per instance \(2\); got pre-activations of shape \(3, 5\)"):
+        TopK([1, 2])(torch.randn(3, 5))
+
+
 def test_decoder_norm_l1_by_hand():
     batch = SAEBatch(2, 2, seeds=[0], sparsity_weight=0.5, activation=F.relu)
     with torch.no_grad():
