@@ -252,27 +252,6 @@ def magnitude_shares(latents, decoder_directions, activations, source_directions
         return Shares(*(np.bincount(source, share, minlength=len(count)) / count for share in (own, others)))
 
 
-class FiringScores(NamedTuple):
-    """Does source i's matched latent fire exactly when source i is active? One entry per source."""
-
-    precision: np.ndarray  # of the samples where the latent fires, the fraction with the source active
-    recall: np.ndarray  # of the samples where the source is active, the fraction where the latent fires
-    f1: np.ndarray  # their harmonic mean (0 where both are 0)
-
-
-def firing_scores(latents, activations, matched):
-    """Precision, recall and F1 of each source's matched latent as a detector of that source: it
-    fires when above ACTIVE_THRESHOLD; the source is active when its activation is above 0."""
-    _, activations, ours = _matched_latents(latents, activations, matched)
-    fires, active = ours > ACTIVE_THRESHOLD, activations > 0
-    hits = (fires & active).sum(axis=0)
-    precision = hits / np.maximum(fires.sum(axis=0), 1)
-    recall = hits / np.maximum(active.sum(axis=0), 1)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(recall),
-                   where=precision + recall > 0)
-    return FiringScores(precision=precision, recall=recall, f1=f1)
-
-
 def absorption_score(fires, parent_active, child_active):
     """1 - (recall with a child active) / (recall with no child active), per column: how much
     less often a parent's latent fires when one of the parent's children is active too.

@@ -480,7 +480,8 @@ class SAEBatch(_SAE):
     def instance(self, i):
         """Instance i as a stand-alone SparseAutoencoder with its weights, recipe, dtype and device."""
         with torch.random.fork_rng(devices=[]):  # its initialisation is overwritten below
-            activation = self.activation.instance(i) if isinstance(self.activation, (JumpReLU, TopK)) else self.activation
+            per_instance = isinstance(self.activation, (JumpReLU, TopK))  # thresholds, or k, per instance
+            activation = self.activation.instance(i) if per_instance else self.activation
             model = SparseAutoencoder(self.input_dim, self.hidden_dim, float(self.sparsity_weight[i]),
                                       activation, self.recipe).to(self.W_enc)
         model.load_state_dict({**model.state_dict(),  # a JumpReLU's thresholds are already instance i's

@@ -98,12 +98,13 @@ def _check_diverged(log, first_epoch, lr):
 
 
 def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None, seed=0,
-              device=None, progress=True, lr_warmup=0.0, lr_decay=0.0, penalty_warmup=0.0):
+              progress=True, lr_warmup=0.0, lr_decay=0.0, penalty_warmup=0.0):
     """Train `model` (SparseAutoencoder or SAEBatch) on `data` (n_samples, input_dim) in place.
 
     `penalty`: a key of PENALTIES, or a function penalty(model, batch, output) -> () or
-    (n_instances,) tensor, where output is the model's forward pass on the batch. `device`: None
-    keeps the model where it is; "auto" picks one (see `pick_device`). The model is float32 or float64; the data are converted to its dtype.
+    (n_instances,) tensor, where output is the model's forward pass on the batch. Training runs
+    where the model is (see `pick_device`), float32 or float64; the data are converted to its
+    device and dtype.
     Each call starts a fresh Adam optimiser: calling it again continues from the trained
     weights, with Adam's moment estimates reset. `lr_warmup`, `lr_decay` and `penalty_warmup`
     are fractions of all steps (see `ramp`): the learning rate rises from 0 over the first
@@ -127,8 +128,6 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
     if penalty == "decorrelation" and min(batch_size, n_samples) < 2:
         raise ValueError("the decorrelation penalty needs batches of at least 2 samples")
 
-    if device is not None:
-        model.to(pick_device(device))
     parameters = list(model.parameters())
     device, dtype = parameters[0].device, parameters[0].dtype
     if dtype not in (torch.float32, torch.float64):

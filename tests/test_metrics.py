@@ -14,7 +14,6 @@ from sae_helpers.metrics import (
     best_cosines,
     corr,
     dead_latents,
-    firing_scores,
     fvu,
     l0,
     magnitude_shares,
@@ -236,39 +235,6 @@ def test_magnitude_shares_reject_directions_of_the_wrong_shape():
         magnitude_shares(np.ones((4, 3)), np.ones((2, 2)), np.ones((4, 2)), np.ones((2, 2)), [0, 1])
 
 
-def test_firing_scores_by_hand():
-    activations = np.array([
-        [1.0, 0.0, 0.5],
-        [1.0, 0.3, 0.5],
-        [0.0, 0.7, 0.5],
-        [0.0, 0.0, 0.5],
-        [1.0, 0.0, 0.5],
-    ])
-    latents = np.array([  # matched: source 0 -> latent 1, source 1 -> latent 2, source 2 -> latent 0
-        [0.9, 0.2, 1e-4],
-        [0.9, 0.0, 1e-4],
-        [0.9, 0.4, 0.0],
-        [0.9, 0.0, 0.0],
-        [0.9, 0.3, 0.0],
-    ])
-    scores = firing_scores(latents, activations, [1, 2, 0])
-    # source 0 is active on samples 0, 1, 4; latent 1 fires on 0, 2, 4: 2 hits of 3 either way.
-    # source 1 is active on 1, 2; latent 2 stays at or below 1e-3, so never fires: all 0.
-    # source 2 is always active and latent 0 always fires: all 1.
-    np.testing.assert_allclose(scores.precision, [2 / 3, 0, 1])
-    np.testing.assert_allclose(scores.recall, [2 / 3, 0, 1])
-    np.testing.assert_allclose(scores.f1, [2 / 3, 0, 1])
-
-
-def test_firing_scores_f1_is_the_harmonic_mean():
-    activations = np.array([[1.0], [1.0], [1.0], [1.0], [0.0]])
-    latents = np.array([[1.0], [0.0], [0.0], [0.0], [1.0]])
-    # 1 hit; the latent fires twice (precision 1/2), the source is active 4 times (recall 1/4)
-    scores = firing_scores(latents, activations, [0])
-    np.testing.assert_allclose([scores.precision[0], scores.recall[0]], [1 / 2, 1 / 4])
-    np.testing.assert_allclose(scores.f1, [2 * (1 / 2) * (1 / 4) / (1 / 2 + 1 / 4)])  # 1/3
-
-
 def test_absorption_score_by_hand():
     t, f = True, False
     # three parents (columns); samples 6 and 7 have the parent inactive and never count
@@ -332,9 +298,8 @@ def test_absorption_needs_a_hierarchy():
 @pytest.mark.parametrize("metric", [
     lambda latents, activations, matched: magnitude_shares(latents, np.ones((3, 2)), activations, np.ones((2, 2)),
                                                            matched),
-    firing_scores,
     lambda latents, activations, matched: absorption(latents, activations, matched, [-1, 0]),
-], ids=["magnitude_shares", "firing_scores", "absorption"])
+], ids=["magnitude_shares", "absorption"])
 @pytest.mark.parametrize("latents, activations, matched", [
     (np.ones((5, 3)), np.ones((4, 2)), [0, 1]),  # different numbers of samples
     (np.ones((5, 3)), np.ones((5, 2)), [0, 1, 2]),  # one matched latent per latent, not per source

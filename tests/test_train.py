@@ -258,14 +258,6 @@ def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
     assert pick_device("cpu").type == "cpu"
 
 
-def test_training_moves_the_model_to_the_device_pick_device_chooses(monkeypatch):
-    asked = []
-    monkeypatch.setattr("sae_helpers.train.pick_device", lambda device: asked.append(device) or torch.device("cpu"))
-    train_sae(fresh_model(), DATA, n_epochs=2, device="auto", progress=False)
-    train_sae(fresh_model(), DATA, n_epochs=2, progress=False)  # device=None: stays where it is
-    assert asked == ["auto"]
-
-
 def lecture_l1(model, batch, output):
     """The lecture's L1 penalty, given as a function of ours."""
     return model.sparsity_weight * output.latents.abs().mean(dim=(-2, -1))
