@@ -185,3 +185,4 @@ def test_jumprelu_is_as_sparse_as_topk_at_k_2_and_reconstructs_better(frontier):
     topk, relu = frontier["topk", 2], frontier["relu", 0.03]
     assert (weak["L0"] < topk["L0"] + 0.2).all() and (weak["FVU"] < 0.7 * topk["FVU"]).all(), (weak, topk)
     assert (weak["FVU"] < relu["FVU"] / 4).all() and (strong["L0"] < 1.28).all(), strong["L0"]
+    assert (weak["own"] + weak["others"] > 0.85).all(), weak
