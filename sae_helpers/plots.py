@@ -9,6 +9,7 @@ from matplotlib.ticker import MaxNLocator
 
 from sae_helpers.data import as_numpy
 from sae_helpers.metrics import ACTIVE_THRESHOLD, abs_cosines, corr, match_directions, match_latents
+from sae_helpers.toy_model import REPRESENTED_NORM
 
 MARKERS = "os^vD"
 PENALTY_LABELS = {"l1": "L1 penalty", "decorrelation": "Decorrelation penalty",
@@ -256,7 +257,7 @@ def plot_feature_norms(norms, superposition, ax=None, title="Feature norms"):
     norms, superposition = np.asarray(norms), np.asarray(superposition)
     colours = plt.get_cmap("viridis")(np.clip(superposition, 0, 1))
     ax.barh(np.arange(len(norms)), norms, color=colours)
-    ax.axvline(0.5, color="0.5", linestyle=":", linewidth=1)
+    ax.axvline(REPRESENTED_NORM, color="0.5", linestyle=":", linewidth=1)  # longer: represented
     if not ax.yaxis_inverted():  # axes sharing y are inverted together, once
         ax.invert_yaxis()
     ax.set(xlim=(0, max(1.3, norms.max() * 1.05)), xlabel="‖Wᵢ‖", ylabel="Feature (most important first)",
