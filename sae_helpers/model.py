@@ -87,6 +87,11 @@ class TopK(nn.Module):
         return self if isinstance(self.k, int) else TopK(self.k[i])
 
 
+def dead_in_batch(latents):
+    """Which latents fire (> 0) on none of the samples: (..., n_samples, h) -> (..., 1, h) bool."""
+    return (latents.detach() > 0).sum(dim=-2, keepdim=True) == 0
+
+
 def auxk_penalty(residual, pre_activations, latents, decoder_directions, k_aux):
     """AuxK (Gao et al. 2024): the latents dead in this batch (active on none of its samples)
     get a second chance. Their k_aux largest pre-activations per sample, through a ReLU, must
@@ -97,10 +102,13 @@ def auxk_penalty(residual, pre_activations, latents, decoder_directions, k_aux):
     -> (...). A latent fires where it is above 0 (TopK's unpicked latents are exactly 0).
     """
     k_aux = check_positive_int(k_aux, "k_aux")
-    dead = (latents.detach() > 0).sum(dim=-2, keepdim=True) == 0  # (..., 1, h)
+    dead = dead_in_batch(latents)
     hidden = pre_activations.masked_fill(~dead, float("-inf"))  # only dead latents compete
-    values, indices = hidden.topk(min(k_aux, hidden.shape[-1]), dim=-1)
-    aux_latents = torch.zeros_like(pre_activations).scatter(-1, indices, F.relu(values))
+    if int(dead.sum(dim=-1).max()) <= k_aux:  # every dead latent is among the k_aux largest: no
+        aux_latents = F.relu(hidden)  # top-k needed (one wait for the device, far less than a CPU top-k)
+    else:
+        values, indices = hidden.topk(k_aux, dim=-1)
+        aux_latents = torch.zeros_like(pre_activations).scatter(-1, indices, F.relu(values))
     error = ((aux_latents @ decoder_directions - residual) ** 2).mean(dim=(-2, -1))
     variance = ((residual - residual.mean(dim=-2, keepdim=True)) ** 2).mean(dim=(-2, -1))
     return torch.where(dead.any(dim=-1).squeeze(-1), error / variance.clamp_min(1e-12), 0.0)
@@ -355,7 +363,8 @@ class _SAE(nn.Module):
         """The recipe's auxk_weight * the AuxK loss of the latents dead in batch x, whose forward
         pass gave `output`, on the residual x - x_recon; 0 unless the activation is TopK.
         `train_sae` adds it to the MSE."""
-        if not (isinstance(self.activation, TopK) and self.recipe.auxk_weight > 0):
+        if not (isinstance(self.activation, TopK) and self.recipe.auxk_weight > 0
+                and dead_in_batch(output.latents).any()):  # (one wait for the device: no dead latent, no work)
             return output.latents.new_zeros(output.latents.shape[:-2])
         residual = (x - output.x_recon).detach()  # the aux loss trains the dead latents, not the live ones
         return self.recipe.auxk_weight * auxk_penalty(residual, self.pre_activations(x), output.latents,

@@ -11,7 +11,8 @@ on all samples); `batch_size` switches to shuffled minibatches, whose order `see
 The same loop trains a `SparseAutoencoder` or an `SAEBatch`: for a batch, the MSE and the
 penalty are vectors with one entry per instance, and their sum is minimised, which gives every
 instance the gradient it would get alone. Losses are logged on the device and checked for
-divergence every `CHECK_EVERY` epochs, so the loop never waits for the device in between.
+divergence every `CHECK_EVERY` epochs, so the loop never waits for the device in between (AuxK
+aside: it asks each batch whether any latent is dead, and skips its work if none is).
 """
 
 import math

@@ -450,6 +450,23 @@ def test_batched_auxk_penalty_is_per_instance():
         torch.testing.assert_close(batched[i], auxk_penalty(residual[i], pre[i], latents[i], directions[i], 2))
 
 
+@pytest.mark.parametrize("k_aux", [2, 8])  # fewer places than dead latents (a top-k), and more (none needed)
+def test_auxk_penalty_is_the_one_notebook_09_writes(k_aux):
+    written = solutions("09_pathologies.py", {"torch": torch, "np": np})["auxk_penalty"]
+    generator = torch.Generator().manual_seed(1)
+    pre = torch.randn(3, 10, 8, generator=generator) + 1.0  # mostly positive
+    latents = TopK(2)(pre - torch.tensor([0.0] * 4 + [10.0] * 4))  # the last four never win: dead, yet positive
+    residual, directions = torch.randn(3, 10, 4, generator=generator), torch.randn(3, 8, 4, generator=generator)
+
+    def loss_and_gradient(penalty):
+        z = pre.clone().requires_grad_()
+        loss = penalty(residual, z, latents, directions, k_aux)
+        return loss, torch.autograd.grad(loss.sum(), z)[0]
+
+    for ours, theirs in zip(loss_and_gradient(auxk_penalty), loss_and_gradient(written)):
+        torch.testing.assert_close(ours, theirs)
+
+
 def test_auxk_loss_is_the_weighted_penalty_on_the_detached_residual():
     torch.manual_seed(0)
     recipe = replace(LECTURE, auxk_weight=0.5, k_aux=2)
