@@ -104,7 +104,7 @@ def absorbed():
               "control, matryoshka": (independent, matryoshka)}
     result = {}
     for name, (sources, penalty) in models.items():
-        sae = SAEBatch(32, 64, seeds=SEEDS, activation=TopK(2), recipe=replace(LECTURE, auxk_weight=1 / 32))
+        sae = SAEBatch(32, 64, seeds=SEEDS, activation=TopK(2), recipe=STANDARD)
         train_sae(sae, sources.data, **SETTINGS, penalty=penalty)
         rows = []
         for i in range(len(SEEDS)):
@@ -120,21 +120,22 @@ def absorbed():
 
 def test_parents_are_absorbed_only_under_the_hierarchy(absorbed):
     plain, control = absorbed["plain"], absorbed["control"]
-    # on 9 of 10: seed 8's mean is pulled below 0 by one parent whose matched latent seldom fires on it alone
-    assert (plain["mean"] > control["mean"] + 0.15).sum() >= 9, (plain["mean"], control["mean"])
+    assert (plain["mean"] > control["mean"] + 0.15).all(), (plain["mean"], control["mean"])
     assert (plain["undefined"] <= 1).all() and (control["undefined"] <= 1).all(), (plain, control)
 
 
 def test_matryoshka_lowers_mean_absorption_on_most_seeds(absorbed):
     drop = absorbed["plain"]["mean"] - absorbed["matryoshka"]["mean"]
-    assert (drop > 0).sum() >= 7 and np.median(drop) > 0.05, drop
+    assert (drop > 0).sum() >= 8 and np.median(drop) > 0.05, drop
     control = absorbed["control, matryoshka"]["mean"] - absorbed["control"]["mean"]
     assert np.abs(control).mean() < 0.05 and (np.abs(control) < 0.15).all(), control
 
 
 def test_matryoshka_spares_the_parents_in_its_prefix_only(absorbed):
-    fixed = absorbed["matryoshka"]
-    assert np.nanmedian(fixed["in prefix"]) < 0.05, fixed["in prefix"]
+    fixed, plain = absorbed["matryoshka"], absorbed["plain"]
+    assert np.nanmedian(fixed["in prefix"]) < 0.1, fixed["in prefix"]
+    # the plain SAE's first latents are nothing special, yet its parents there are absorbed less too
+    assert np.nanmean(fixed["in prefix"]) < np.nanmean(plain["in prefix"]) - 0.05, (fixed, plain)
     assert np.nanmean(fixed["outside"]) > np.nanmean(fixed["in prefix"]) + 0.2, fixed
     assert (fixed["outside"] > fixed["in prefix"]).all(), fixed
 
