@@ -183,11 +183,11 @@ for seed, before, after in zip(SEEDS, at_start, runs["TopK, 64 latents"]):
 
 # %% [markdown]
 # Both SAEs have dead latents. With 128 latents they do little harm: they are spare capacity,
-# and every source is found here (at most 3 are missed on seeds 0–9, the test). With 64 latents there is none to spare: each dead
-# latent leaves some source without a latent of its own. 13 to 17 of the 64 latents are dead,
-# and nearly half of the sources or more (28 to 33) are missed. A count of dead latents alone
-# does not say which of the two you have; only the truth (here) or the reconstruction error and
-# downstream checks (on a real model) do.
+# and every source is found here (at most 3 are missed on seeds 0–9, the test). With 64 latents
+# there is none to spare: each dead latent leaves some source without a latent of its own. 13
+# to 17 of the 64 latents are dead, and nearly half of the sources or more (28 to 33) are
+# missed. A count of dead latents alone does not say which of the two you have; only the truth
+# (here) or the reconstruction error and downstream checks (on a real model) do.
 #
 # Only 3 to 7 latents per seed are dead at initialisation; most of the dead ones (10 to 13 per
 # seed) die during training: once the other latents win all of a latent's samples, it gets no
@@ -287,10 +287,10 @@ assert ((aux_loss > 0.9) & (aux_loss < 1.1)).all() and torch.equal(reachable, de
 # %% [markdown]
 # About 1: the auxiliary latents explain none of the residual, since nothing has trained them
 # to fit it. But on these seeds every dead latent has a positive pre-activation on some sample
-# of the batch (it is just never in the top 3), so AuxK would give each of them a gradient. (More latents
-# are dead in this batch of 512 than over all 10,000 samples, 15 / 18 / 18 against 13 / 17 /
-# 17: a latent that fires rarely can miss a batch.) The same
-# 64-latent SAEs from the same seeds, now with AuxK (weight 1/32) from the first step:
+# of the batch (it is just never in the top 3), so AuxK would give each of them a gradient.
+# (More latents are dead in this batch of 512 than over all 10,000 samples, 15 / 18 / 18
+# against 13 / 17 / 17: a latent that fires rarely can miss a batch.) The same 64-latent SAEs
+# from the same seeds, now with AuxK (weight 1/32) from the first step:
 
 # %%
 lecture_with_auxk = replace(LECTURE, auxk_weight=1 / 32)
@@ -372,20 +372,19 @@ for name in ["TopK, 64 latents", "TopK, 64 latents + AuxK", *recipes]:
 # fix it, since TopK keeps only positive pre-activations. Taking one ingredient out at a time:
 #
 # - **Without AuxK**, the rest of the recipe already keeps the latents alive (at most 2 dead,
-#   here and on each of seeds 0–9), yet it misses more sources than the whole recipe, here
-#   (6 to 11, MCC 0.92–0.96) and on each of seeds 0–9. So AuxK's work is not only to revive latents that end up
-#   dead.
+#   here and on each of seeds 0–9), yet it misses more sources than the whole recipe, here (6
+#   to 11, MCC 0.92–0.96) and on each of seeds 0–9. So AuxK's work is not only to revive
+#   latents that end up dead.
 # - **Without any one of the others**, MCC moves by less than 0.06 on every seed, and fewer
 #   sources are missed than without AuxK: over seeds 0–9 (the test), 3.0 per seed on average
 #   with the whole recipe, 8.2 without AuxK, 2.4 to 4.9 without one of the others (the most
 #   without unit-norm directions, which here misses 4 to 9). The ingredients overlap: AuxK
 #   alone revives every latent of the lecture's model (the row "+ AuxK" misses 3 to 5 sources),
-#   and so do the other four together (the row without AuxK), so
-#   taking one out at a time cannot say which does the work; it says that AuxK's absence costs
-#   the most sources. What the others are for lies mostly outside this toy: the pre-encoder
-#   bias, data with a large mean (this data's is small); unit-norm directions, an L1 penalty,
-#   which a latent could otherwise dodge by shrinking its value and growing its direction
-#   (notebook 06).
+#   and so do the other four together (the row without AuxK), so taking one out at a time
+#   cannot say which does the work; it says that AuxK's absence costs the most sources. What
+#   the others are for lies mostly outside this toy: the pre-encoder bias, data with a large
+#   mean (this data's is small); unit-norm directions, an L1 penalty, which a latent could
+#   otherwise dodge by shrinking its value and growing its direction (notebook 06).
 # - **Without normalisation** the recipe does as well here, or slightly better. This data's
 #   mean norm is 0.94, so normalising multiplies it by 6 and the MSE by 36, while the AuxK loss,
 #   a ratio to the residual's variance, does not change: on normalised data AuxK weighs 36
@@ -472,12 +471,12 @@ for name, model_runs in [*((f"ReLU + L1, λ = {w}", relu_runs[w]) for w in relu_
 
 # %% [markdown]
 # **Shrinkage.** The ReLU SAEs find almost every source (MCC 0.98 or more), so by MCC and
-# missed sources they are nearly perfect. Yet they shrink: at weight 0.01 their
-# reconstruction writes under three quarters of each source's magnitude along it (sum 0.71
-# to 0.74, of which other latents write 0.17 to 0.19; γ 0.83 to 0.84), at 0.03 under half
-# (0.45 to 0.46; γ 0.56). MCC compares directions; it cannot see magnitudes. The TopK SAEs
-# shrink little (sum 0.92 to 0.95, γ 0.99 to 1.00), and spread little (others 0.03 to 0.06). At weight 0.01
-# the ReLU SAE spreads each source over more latents: L0 is over 3 times the truth's.
+# missed sources they are nearly perfect. Yet they shrink: at weight 0.01 their reconstruction
+# writes under three quarters of each source's magnitude along it (sum 0.71 to 0.74, of which
+# other latents write 0.17 to 0.19; γ 0.83 to 0.84), at 0.03 under half (0.45 to 0.46; γ 0.56).
+# MCC compares directions; it cannot see magnitudes. The TopK SAEs shrink little (sum 0.92 to
+# 0.95, γ 0.99 to 1.00), and spread little (others 0.03 to 0.06). At weight 0.01 the ReLU SAE
+# spreads each source over more latents: L0 is over 3 times the truth's.
 #
 # **At equal sparsity.** ReLU at 0.03 and TopK at k = 2 fire about 2 latents per sample
 # (2.07 to 2.24 against 1.73 to 2.00); ReLU at 0.01 and TopK at k = 4 about 4 (3.96 to 4.74
@@ -711,15 +710,16 @@ for hier_run, control_run in zip(absorbed["hierarchy"], absorbed["independent (c
     assert hier_run["lean"] > control_run["lean"] + 0.15
 
 # %% [markdown]
-# **A fix, partly: Matryoshka SAEs** (Bussmann et al. 2025; Nabeshima 2024). Make the first
-# few latents reconstruct the input *on their own*, as if the SAE were only that wide. With 8
+# **A fix, partly: Matryoshka SAEs** (Bussmann et al. 2025; Nabeshima 2024). Make the first few
+# latents reconstruct the input *on their own*, as if the SAE were only that wide. With 8
 # latents the best they can do is cover the sources that explain the most, here the parents
-# (the most frequent), and a parent latent in the prefix gains nothing by folding its
-# direction into a child's, which the prefix loss does not see. `train_sae` takes the penalty
-# as a function of the model, the batch and the forward pass, so the fix is these lines: the
-# MSE of the first 8 latents' reconstruction (the model's recipe adds AuxK as before). It is the smallest version of the
-# idea: the papers sum the loss over many nested prefixes and select latents with BatchTopK
-# over the whole batch; here there is one prefix, the per-sample TopK, and equal weights.
+# (the most frequent), and a parent latent in the prefix gains nothing by folding its direction
+# into a child's, which the prefix loss does not see. `train_sae` takes the penalty as a
+# function of the model, the batch and the forward pass, so the fix is these lines: the MSE of
+# the first 8 latents' reconstruction (the model's recipe adds AuxK as before). It is the
+# smallest version of the idea: the papers sum the loss over many nested prefixes and select
+# latents with BatchTopK over the whole batch; here there is one prefix, the per-sample TopK,
+# and equal weights.
 
 # %%
 PREFIX = 8
@@ -801,10 +801,10 @@ assert over_seeds(fixed, "in prefix") < 0.1 and over_seeds(fixed, "outside") > o
 # %% [markdown]
 # ## Explore
 #
-# The sliders set the number of latents and k of one TopK SAE (seed 0) on this notebook's
-# 64 sources (20,000 samples of them, in batches of 1024), with or without AuxK; on release
-# it retrains (about a second: 25 epochs, in float32, so counts differ from the tables). The figure: how
-# often each latent fires, and in the title the dead latents and missed sources.
+# The sliders set the number of latents and k of one TopK SAE (seed 0) on this notebook's 64
+# sources (20,000 samples of them, in batches of 1024), with or without AuxK; on release it
+# retrains (about a second: 25 epochs, in float32, so counts differ from the tables). The
+# figure: how often each latent fires, and in the title the dead latents and missed sources.
 #
 # Tasks:
 #
@@ -848,8 +848,8 @@ dead_latents_explorer()
 #   ingredients overlap (AuxK alone, or the other four together, keep latents alive), AuxK's
 #   absence costs the most sources, and normalising the inputs changes what AuxK's weight means.
 # - MCC scores directions, not magnitudes: an SAE can score 0.99 while it writes under three
-#   quarters of each source (γ 0.83 to 0.84). Measure what the latents report, and tell shrinkage from
-#   a value spread over several latents.
+#   quarters of each source (γ 0.83 to 0.84). Measure what the latents report, and tell
+#   shrinkage from a value spread over several latents.
 # - Compare SAE types at equal sparsity, along their frontiers of FVU against L0: one setting
 #   of each says little.
 # - An absorption score needs a control, and samples where a TopK SAE has room for every
