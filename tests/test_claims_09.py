@@ -31,9 +31,10 @@ def scores():
                "lecture + AuxK": (replace(LECTURE, auxk_weight=1 / 32), sources.data),
                "standard": (STANDARD, normalised), "without normalisation": (STANDARD, sources.data)}
     recipes.update({f"without {name}": (STANDARD.without(name), normalised) for name in INGREDIENTS})
+    widths = {"lecture, 128 latents": 128}  # the others have 64
     result = {}
     for name, (recipe, data) in recipes.items():
-        sae = SAEBatch(32, 128 if "128" in name else 64, seeds=SEEDS, activation=TopK(3), recipe=recipe)
+        sae = SAEBatch(32, widths.get(name, 64), seeds=SEEDS, activation=TopK(3), recipe=recipe)
         train_sae(sae, data, **SETTINGS, penalty="none")
         runs = [sae_dictionary(sae, data, i) for i in range(len(SEEDS))]
         result[name] = {
