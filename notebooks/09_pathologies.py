@@ -733,28 +733,23 @@ def matryoshka(model, x, output):
 
 
 # %% [markdown]
-# The same seeds, on both datasets; "parents in prefix" counts the parents matched to one of
+# The same seeds, on the hierarchy; "parents in prefix" counts the parents matched to one of
 # the first 8 latents (by chance, 8 × 8/64 = 1):
 
 # %%
 absorbed["hierarchy, Matryoshka"] = evaluate(
     trained(hierarchy.data, 64, TopK(2), matryoshka, recipe=STANDARD), hierarchy)
-absorbed["independent, Matryoshka"] = evaluate(
-    trained(independent.data, 64, TopK(2), matryoshka, recipe=STANDARD), independent)
+add_absorption(absorbed["hierarchy, Matryoshka"], hierarchy)
 for name, model_runs in absorbed.items():
     for run in model_runs:
         run["parents in prefix"] = int((run["matched"][~is_child] < PREFIX).sum())
-    if "Matryoshka" in name:
-        add_absorption(model_runs, hierarchy if name.startswith("hierarchy") else independent)
     show(name, model_runs, ABSORPTION_SCORES + ("parents in prefix",))
 
 # %% [markdown]
 # The Matryoshka SAE puts more parents in its first 8 latents on seeds 0 and 2 (6 and 4 of 8,
 # against 0 to 2 in the plain SAE), and there it absorbs less (0.17 and 0.18 against 0.27 and
 # 0.37); on seed 1 only 2 parents made it, and it absorbs a little more (0.39 against 0.34).
-# Its children lean less towards their parents (0.18 to 0.32 against 0.38 to 0.41). The
-# control's prefix takes 3 or 4 of its parents too: the prefix favours the most frequent
-# sources, parents or not. There the absorption score stays about 0 (−0.01 to 0.01). On seeds
+# Its children lean less towards their parents (0.18 to 0.32 against 0.38 to 0.41). On seeds
 # 0–9 (the test) the mean falls on 8 of the 10 seeds (by 0.08 at the median), so the asserts
 # below compare the means over the seeds shown.
 #
@@ -781,8 +776,8 @@ for name in ["hierarchy", "hierarchy, Matryoshka"]:
 # average over seeds 0–9, the test), not with its own outside. Which parents land in the
 # prefix is up to training, so this compares the parents that did with those that did not.
 # Matryoshka works for what fits in the prefix, and here only 2 to 6 of the 8 parents do, so
-# it lowers the mean without removing absorption: the score stays above the control's, and MCC
-# stays at 0.77 to 0.81.
+# it lowers the mean without removing absorption: the score stays above the control's (by more
+# than 0.05 on each of seeds 0–9, the test), and MCC stays at 0.77 to 0.81.
 
 # %%
 def over_seeds(name, score):
@@ -790,12 +785,11 @@ def over_seeds(name, score):
     return np.nanmean([run[score] for run in absorbed[name]])
 
 
-fixed, fixed_control = "hierarchy, Matryoshka", "independent, Matryoshka"
+fixed = "hierarchy, Matryoshka"
 for score in ["absorption", "lean"]:
     assert over_seeds(fixed, score) < over_seeds("hierarchy", score)
-assert abs(over_seeds(fixed_control, "absorption") - over_seeds("independent (control)", "absorption")) < 0.05
-for fixed_run, control_run in zip(absorbed[fixed], absorbed[fixed_control]):
-    assert fixed_run["absorption"] > control_run["absorption"] + 0.08
+for fixed_run, control_run in zip(absorbed[fixed], absorbed["independent (control)"]):
+    assert fixed_run["absorption"] > control_run["absorption"] + 0.05
 assert over_seeds(fixed, "in prefix") < 0.1 and over_seeds(fixed, "outside") > over_seeds(fixed, "in prefix") + 0.2
 
 # %% [markdown]

@@ -101,8 +101,7 @@ def absorbed():
     many parents' scores are undefined."""
     hierarchy = make_sparse_sources(40, 32, p=[0.05] * 8 + [0.3] * 32, n_samples=N_SAMPLES, seed=0, parents=PARENTS)
     independent = make_sparse_sources(40, 32, p=[0.05] * 8 + [0.015] * 32, n_samples=N_SAMPLES, seed=0)
-    models = {"plain": (hierarchy, "none"), "control": (independent, "none"), "matryoshka": (hierarchy, matryoshka),
-              "control, matryoshka": (independent, matryoshka)}
+    models = {"plain": (hierarchy, "none"), "control": (independent, "none"), "matryoshka": (hierarchy, matryoshka)}
     result = {}
     for name, (sources, penalty) in models.items():
         sae = SAEBatch(32, 64, seeds=SEEDS, activation=TopK(2), recipe=STANDARD)
@@ -128,8 +127,7 @@ def test_parents_are_absorbed_only_under_the_hierarchy(absorbed):
 def test_matryoshka_lowers_mean_absorption_on_most_seeds(absorbed):
     drop = absorbed["plain"]["mean"] - absorbed["matryoshka"]["mean"]
     assert (drop > 0).sum() >= 8 and np.median(drop) > 0.05, drop
-    control = absorbed["control, matryoshka"]["mean"] - absorbed["control"]["mean"]
-    assert np.abs(control).mean() < 0.05 and (np.abs(control) < 0.15).all(), control
+    assert (absorbed["matryoshka"]["mean"] > absorbed["control"]["mean"] + 0.05).all(), absorbed
 
 
 def test_matryoshka_spares_the_parents_in_its_prefix_only(absorbed):
