@@ -18,7 +18,7 @@ from IPython.display import display
 from sae_helpers.baselines import ica_dictionary, random_dictionary, recovery, sae_dictionary
 from sae_helpers.dashboards import latent_dashboard
 from sae_helpers.data import LECTURE_MIXING, make_lecture_data, make_sparse_sources
-from sae_helpers.model import LECTURE, SAEBatch, SparseAutoencoder, TopK
+from sae_helpers.model import LECTURE, STANDARD, SAEBatch, SparseAutoencoder, TopK
 from sae_helpers.metrics import active_fraction, best_cosines, dead_latents
 from sae_helpers.plots import (
     plot_activation_histogram,
@@ -101,14 +101,14 @@ def training_explorer(mixed, n_epochs=600, seed=0):
     )
 
 
-def superposition_recovery(p=0.03, n_sources=16, d=8, sparsity_weight=0.03, n_samples=10_000,
+def superposition_recovery(p=0.03, n_sources=16, d=8, sparsity_weight=0.1, n_samples=10_000,
                            n_epochs=60, seed=0):
-    """Train a ReLU SAE with 2 latents per source (L1 x decoder norm, batches of 1024) on
+    """Train a ReLU SAE with the standard recipe, 2 latents per source (L1, batches of 1024), on
     `n_sources` sparse sources in `d` dimensions; draw its recovery beside FastICA and a random
     dictionary; return {method: recovery metrics}. The superposition explorer's body."""
     sources = make_sparse_sources(n_sources, d, p, n_samples, seed=seed)
     model = SAEBatch(d, 2 * n_sources, seeds=[seed], sparsity_weight=sparsity_weight,
-                     activation=F.relu)
+                     activation=F.relu, recipe=STANDARD)
     train_sae(model, sources.data, n_epochs=n_epochs, lr=3e-3, penalty="decoder_norm_l1",
               batch_size=1024, seed=seed, progress=False)
     dictionaries = {
@@ -137,22 +137,23 @@ def superposition_explorer(n_samples=10_000, n_epochs=60, seed=0):
         n_sources=widgets.IntSlider(value=16, min=4, max=48, step=4, description="sources",
                                     continuous_update=False),
         d=widgets.IntSlider(value=8, min=2, max=24, step=2, description="d", continuous_update=False),
-        sparsity_weight=widgets.FloatLogSlider(value=0.03, base=10, min=-3, max=-0.5, step=0.25,
+        sparsity_weight=widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=-0.5, step=0.25,
                                                description="L1 weight", continuous_update=False),
     )
 
 
 def toy_model_recovery(p=0.03, importance_decay=0.95, n_features=40, n_hidden=10, n_steps=1500,
                        n_samples=10_000, seed=0):
-    """Train one toy model (importance = importance_decay ** i), then a ReLU SAE with 2 latents
-    per feature (L1 x decoder norm) on its hidden layer; draw the feature norms and each
+    """Train one toy model (importance = importance_decay ** i), then a ReLU SAE with the
+    standard recipe, 2 latents per feature (L1), on its hidden layer; draw the feature norms and each
     feature's best |cos| with the SAE, against a random dictionary of the same size. Returns
     {"represented": (n_features,) bool, "best_cos": (n_features,) SAE, "chance": (n_features,) random}.
     The toy model explorer's body."""
     toy = ToyModel(n_features, n_hidden, [p], importance_decay ** np.arange(n_features), seed=seed)
     train_toy_model(toy, n_steps=n_steps, lr=3e-3, seed=seed, progress=False)
     hidden = toy.sources(0, n_samples, seed=seed + 1)
-    sae = SAEBatch(n_hidden, 2 * n_features, seeds=[seed], sparsity_weight=0.03, activation=F.relu)
+    sae = SAEBatch(n_hidden, 2 * n_features, seeds=[seed], sparsity_weight=0.03, activation=F.relu,
+                   recipe=STANDARD)
     train_sae(sae, hidden.data, n_epochs=30, lr=1e-2, penalty="decoder_norm_l1", batch_size=1024,
               seed=seed, progress=False)
     represented = toy.represented()[0].numpy()

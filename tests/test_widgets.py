@@ -105,8 +105,10 @@ def test_training_explorer_answers():
 def test_superposition_explorer_answers():
     # the answers notebook 06 gives to its explorer tasks (seed 0, the explorer's defaults)
     d8, d2 = superposition_recovery(d=8), superposition_recovery(d=2)
-    assert d2["SAE"]["MCC"] > d8["SAE"]["MCC"] and d2["random"]["MCC"] > 0.99 > 0.75 > d8["random"]["MCC"]
-    assert superposition_recovery(p=10**-0.75)["SAE"]["MCC"] >= 0.9 > superposition_recovery(p=10**-0.5)["SAE"]["MCC"]
+    assert d8["SAE"]["MCC"] > d8["random"]["MCC"] + 0.2 and 0.9 < d2["SAE"]["MCC"] < d2["random"]["MCC"]
+    assert d2["random"]["MCC"] > 0.99 > 0.75 > d8["random"]["MCC"]
+    assert superposition_recovery(p=10**-1.125)["SAE"]["MCC"] >= 0.9 > superposition_recovery(p=10**-1)["SAE"]["MCC"]
+    assert superposition_recovery(p=10**-0.5)["SAE"]["MCC"] < 0.85
     plt.close("all")
 
 
@@ -138,9 +140,10 @@ def test_toy_model_explorer_retrains_with_its_sliders():
     (0.5623, 0.95, lambda r, kept: kept.sum() == 12),
     (0.3162, 0.95, lambda r, kept: kept.sum() == 20),
     (0.1778, 0.95, lambda r, kept: kept.sum() == 20),
-    (1.0, 0.95, lambda r, kept: kept.sum() == 10 and r["best_cos"][kept].max() < 0.9
+    (1.0, 0.95, lambda r, kept: kept.sum() == 10 and r["best_cos"][kept].max() < 0.8
      and np.median(r["best_cos"][kept]) < np.median(r["chance"][kept]) + 0.05),
-    (0.03, 1.0, lambda r, kept: kept.all() and r["best_cos"].min() > 0.95),
+    (0.03, 1.0, lambda r, kept: kept.all() and (r["best_cos"] > 0.9).sum() == 29
+     and r["best_cos"].min() > np.median(r["chance"])),
 ])
 def test_toy_model_explorer_answers(p, decay, check):
     result = toy_model_recovery(p, decay)
