@@ -19,7 +19,7 @@ import torch
 from sklearn.decomposition import PCA, FastICA, MiniBatchDictionaryLearning, sparse_encode
 from sklearn.exceptions import ConvergenceWarning
 
-from sae_helpers.data import check_matrix
+from sae_helpers.checks import check_matrix
 from sae_helpers.metrics import (
     abs_corr,
     active_fraction,

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from IPython.display import HTML
 
-from sae_helpers.data import as_numpy
+from sae_helpers.checks import as_numpy
 from sae_helpers.language_model import PROPERTIES
 from sae_helpers.metrics import ACTIVE_THRESHOLD
 

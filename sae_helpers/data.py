@@ -9,53 +9,17 @@ Superposition: `n_sources` sparse sources in `d < n_sources` dimensions. Each so
 in a sample with probability p (its own, if p is one per source; only where its parent is active,
 in a hierarchy), with a magnitude drawn uniformly from `magnitude`, and writes along its own
 random unit direction: data = activations @ directions.
-
-`check_matrix` is the one gate that every public function passes its arrays through.
 """
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from sae_helpers.checks import check_matrix, check_positive_int
+
 LECTURE_MIXING = ((1.0, 0.4), (0.6, 1.0))  # the lecture's mixing matrix, (n_sources, n_features)
-
-
-def check_positive_int(value, name):
-    """`value` as an int if it is a positive integer (a numpy integer too, a bool not); else ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
-
-
-def as_numpy(x):
-    """A tensor on any device, or an array, as a float numpy array."""
-    return x.detach().cpu().numpy().astype(float) if isinstance(x, torch.Tensor) else np.asarray(x, dtype=float)
-
-
-def check_matrix(x, name="data", n_cols=None):
-    """Return `x` unchanged if it is a non-empty, finite, real 2-D array or tensor; else ValueError.
-
-    `n_cols`, if given, is the number of columns `x` must have.
-    """
-    if not isinstance(x, (np.ndarray, torch.Tensor)):
-        x = np.asarray(x, dtype=float)
-    real = x.dtype.kind in "biuf" if isinstance(x, np.ndarray) else not x.is_complex()
-    if not real:
-        raise ValueError(f"{name} must hold real numbers; got dtype {x.dtype}")
-    shape = tuple(x.shape)
-    if len(shape) != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {shape}")
-    if 0 in shape:
-        raise ValueError(f"{name} is empty: shape {shape}")
-    if n_cols is not None and shape[1] != n_cols:
-        raise ValueError(f"{name} must have {n_cols} columns; got shape {shape}")
-    finite = torch.isfinite(x).all() if isinstance(x, torch.Tensor) else np.isfinite(x).all()
-    if not finite:
-        raise ValueError(f"{name} contains NaN or inf")
-    return x
 
 
 def normalise_inputs(data):

@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from sae_helpers.data import check_positive_int
+from sae_helpers.checks import check_positive_int
 
 VOCAB_SIZE = 128  # ASCII
 PROPERTIES = ("string", "comment", "number", "name", "keyword", "indentation", "bracket")

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from sae_helpers.data import as_numpy, check_matrix
+from sae_helpers.checks import as_numpy, check_matrix
 
 ACTIVE_THRESHOLD = 1e-3  # a latent above this is active; |code| above it is nonzero
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sae_helpers.data import check_positive_int
+from sae_helpers.checks import check_positive_int
 
 
 def l1_penalty(latents):

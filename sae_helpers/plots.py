@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from sae_helpers.data import as_numpy
+from sae_helpers.checks import as_numpy
 from sae_helpers.metrics import ACTIVE_THRESHOLD, abs_cosines, corr, match_directions, match_latents
 from sae_helpers.toy_model import REPRESENTED_NORM
 
@@ -92,13 +92,15 @@ def plot_loss_curves(histories, which="total", ax=None, every=20):
     return ax.figure
 
 
-def plot_losses(history):
-    """The lecture's loss figure: the two components on twin axes, the total beside them."""
-    fig, axs = plt.subplots(1, 2, figsize=(12, 3.5), layout="constrained")
+def plot_losses(history, axs=None):
+    """The lecture's loss figure: the two components (`plot_loss_components`), the total
+    beside them; on two new axes, or the two given."""
+    if axs is None:
+        axs = plt.subplots(1, 2, figsize=(12, 3.5), layout="constrained")[1]
     plot_loss_components(history, ax=axs[0])
     plot_loss_curves({"total": history}, ax=axs[1])
     axs[1].get_legend().remove()
-    return fig
+    return axs[0].figure
 
 
 def plot_best_latents(latents, sources, ax=None, n_shown=430):

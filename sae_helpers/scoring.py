@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import rankdata
 
-from sae_helpers.data import check_matrix
+from sae_helpers.checks import check_matrix
 
 
 def _check_pair(activations, labels, name):
@@ -34,17 +34,23 @@ def _check_pair(activations, labels, name):
     return activations, labels
 
 
+def _f1(true_positives, n_called, n_positive):
+    """F1 from its counts: 2 TP / (samples called positive + samples truly positive); 0 where
+    both are 0."""
+    return 2 * true_positives / (n_called + n_positive).clamp_min(1)
+
+
 def f1_score(predicted, labels):
     """F1 of bool predictions against bool labels, both (n_samples, ...) -> (...)."""
     predicted, labels = torch.as_tensor(predicted), torch.as_tensor(labels)
-    true_positives = (predicted & labels).sum(dim=0).double()
-    return 2 * true_positives / (predicted.sum(dim=0) + labels.sum(dim=0)).double().clamp_min(1)
+    return _f1((predicted & labels).sum(dim=0).double(), predicted.sum(dim=0).double(), labels.sum(dim=0).double())
 
 
 def trivial_f1(labels):
-    """(n_properties,) the F1 of calling every sample positive: 2 p / (1 + p)."""
-    p = torch.as_tensor(np.asarray(labels)).double().mean(dim=0)
-    return (2 * p / (1 + p)).numpy()
+    """(n_properties,) the F1 of calling every sample positive: 2 p / (1 + p) for a share p of
+    positives."""
+    labels = torch.as_tensor(np.asarray(labels))
+    return f1_score(torch.ones_like(labels), labels).numpy()
 
 
 def best_thresholds(activations, labels, chunk=256):
@@ -63,7 +69,7 @@ def best_thresholds(activations, labels, chunk=256):
         last_of_tie = torch.ones_like(values, dtype=torch.bool)
         last_of_tie[:-1] = values[:-1] != values[1:]  # a threshold keeps a whole group of ties
         true_positives = labels[order].cumsum(dim=0, dtype=torch.int32)  # (n_samples, chunk, n_properties)
-        f1 = torch.where(last_of_tie[..., None], 2 * true_positives / (called + positives), -1.0)
+        f1 = torch.where(last_of_tie[..., None], _f1(true_positives, called, positives), -1.0)
         best, index = f1.max(dim=0)  # (chunk, n_properties)
         f1s.append(best.T)
         thresholds.append(values.gather(0, index.T))

@@ -16,7 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import trange
 
-from sae_helpers.data import SparseSources, check_positive_int
+from sae_helpers.checks import check_positive_int
+from sae_helpers.data import SparseSources
 
 REPRESENTED_NORM = 0.5  # a feature whose column of W is longer than this is represented
 
@@ -35,13 +36,17 @@ def sample_features(probability, shape, generator=None):
     return torch.where(present, values, 0.0)
 
 
+def unit_columns(W):
+    """W (..., n_hidden, n_features) with each column scaled to length 1 (a zero column stays 0)."""
+    return W / W.norm(dim=-2, keepdim=True).clamp_min(1e-12)
+
+
 def feature_superposition(W):
     """How much each feature shares its direction with the others, Σ_{j≠i} (Ŵᵢ · Wⱼ)², as in
     Elhage et al.'s figures: 0 for a feature with a dimension of its own. (For a dropped
     feature, whose column is near 0, the number says nothing.)
     W (..., n_hidden, n_features) -> (..., n_features)."""
-    unit = W / W.norm(dim=-2, keepdim=True).clamp_min(1e-12)
-    overlap = (unit.mT @ W) ** 2  # (..., n_features, n_features): (Ŵᵢ · Wⱼ)²
+    overlap = (unit_columns(W).mT @ W) ** 2  # (..., n_features, n_features): (Ŵᵢ · Wⱼ)²
     return overlap.sum(dim=-1) - torch.diagonal(overlap, dim1=-2, dim2=-1)
 
 
@@ -99,8 +104,7 @@ class ToyModel(nn.Module):
         with torch.no_grad():
             W = self.W[instance].double()
             h = x.double() @ W.T
-        columns = (W / W.norm(dim=0).clamp_min(1e-12)).T
-        return SparseSources(data=h.numpy(), activations=x.double().numpy(), directions=columns.numpy())
+        return SparseSources(data=h.numpy(), activations=x.double().numpy(), directions=unit_columns(W).T.numpy())
 
 
 def train_toy_model(model, n_steps=5000, batch_size=1024, lr=1e-3, seed=0, progress=True):

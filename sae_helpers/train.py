@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import trange
 
-from sae_helpers.data import check_matrix, check_positive_int
+from sae_helpers.checks import check_matrix, check_positive_int
 
 PENALTIES = {  # name -> the model's weighted penalty of a batch x and its output, () or (n_instances,)
     "l1": lambda model, x, out: model.sparsity_loss(out.latents),

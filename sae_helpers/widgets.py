@@ -26,8 +26,7 @@ from sae_helpers.plots import (
     plot_feature_norms,
     plot_feature_recovery,
     plot_latent_density,
-    plot_loss_components,
-    plot_loss_curves,
+    plot_losses,
     plot_method_comparison,
     plot_mixing_overview,
     plot_recovery,
@@ -85,9 +84,7 @@ def training_explorer(mixed, n_epochs=600, seed=0):
         with torch.no_grad():
             latents = model.encode(torch.tensor(mixed.data, dtype=torch.float32)).numpy()
         fig, axs = plt.subplots(1, 3, figsize=(16, 3.5), layout="constrained")
-        plot_loss_components(history, ax=axs[0])
-        plot_loss_curves({"total": history}, ax=axs[1])
-        axs[1].get_legend().remove()
+        plot_losses(history, axs=axs[:2])
         plot_best_latents(latents, mixed.sources, ax=axs[2])
         return history
 

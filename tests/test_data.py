@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+from sae_helpers.checks import check_matrix
 from sae_helpers.data import (
     LECTURE_MIXING,
-    check_matrix,
     lecture_sources,
     make_lecture_data,
     make_sparse_sources,

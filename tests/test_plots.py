@@ -106,6 +106,9 @@ def test_composed_figures_have_the_lectures_panels():
     fig = plot_losses(HISTORY)
     assert len(fig.axes) == 2  # components and total
     assert fig.axes[0].get_title() == "Training loss components" and fig.axes[1].get_ylabel() == "Total loss"
+    fig, axs = plt.subplots(1, 3)
+    assert plot_losses(HISTORY, axs=axs[1:]) is fig and not axs[0].lines  # the training explorer's panels
+    assert axs[1].get_title() == "Training loss components" and axs[2].get_ylabel() == "Total loss"
 
 
 def test_latent_correlation_image_spans_minus_one_to_one():
