@@ -10,11 +10,9 @@ from matplotlib.ticker import MaxNLocator
 from sae_helpers.checks import as_numpy
 from sae_helpers.metrics import ACTIVE_THRESHOLD, abs_cosines, corr, match_directions, match_latents
 from sae_helpers.toy_model import REPRESENTED_NORM
+from sae_helpers.train import PENALTIES
 
 MARKERS = "os^vD"
-PENALTY_LABELS = {"l1": "L1 penalty", "decorrelation": "Decorrelation penalty",
-                  "decoder_norm_l1": "L1 x decoder norm", "l0": "L0 penalty",
-                  "none": "No penalty"}
 
 
 def _new_axes(ax, figsize):
@@ -71,7 +69,8 @@ def plot_loss_components(history, ax=None, every=20):
     small wiggle at their true sizes. A penalty that is 0 at the start (none) is left out."""
     ax = _new_axes(ax, (6, 3.5))
     epochs = np.arange(0, len(history.mse), every)
-    for values, label, marker in [(history.mse, "MSE", "s-"), (history.penalty_loss, PENALTY_LABELS.get(history.penalty, history.penalty), "o-")]:
+    penalty = PENALTIES[history.penalty].label if history.penalty in PENALTIES else history.penalty
+    for values, label, marker in [(history.mse, "MSE", "s-"), (history.penalty_loss, penalty, "o-")]:
         if values[0] > 0:
             ax.plot(epochs, values[epochs] / values[0], marker, label=label)
     ax.set(xlabel="Epoch", ylabel="Value / value at epoch 1", yscale="log", title="Training loss components")

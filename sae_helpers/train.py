@@ -17,6 +17,7 @@ aside: it asks each batch whether any latent is dead, and skips its work if none
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,12 +26,28 @@ from tqdm.auto import trange
 
 from sae_helpers.checks import check_matrix, check_positive_int
 
-PENALTIES = {  # name -> the model's weighted penalty of a batch x and its output, () or (n_instances,)
-    "l1": lambda model, x, out: model.sparsity_loss(out.latents),
-    "decorrelation": lambda model, x, out: model.decorrelation_loss(out.latents),
-    "decoder_norm_l1": lambda model, x, out: model.decoder_norm_l1_loss(out.latents),
-    "l0": lambda model, x, out: model.l0_loss(x),  # JumpReLU: the number of active latents
-    "none": lambda model, x, out: out.latents.new_zeros(out.latents.shape[:-2]),  # TopK: k sets the sparsity
+@dataclass(frozen=True)
+class Penalty:
+    """A penalty `train_sae` knows by name: `loss(model, x, output)` is the model's weighted
+    penalty of batch x, whose forward pass gave `output`, () or (n_instances,); `label` names it
+    in figures; `min_batch` is the fewest samples a batch needs for it to be defined."""
+
+    loss: Callable
+    label: str
+    min_batch: int = 1
+
+    def __call__(self, model, x, output):
+        return self.loss(model, x, output)
+
+
+PENALTIES = {
+    "l1": Penalty(lambda model, x, out: model.sparsity_loss(out.latents), "L1 penalty"),
+    "decorrelation": Penalty(lambda model, x, out: model.decorrelation_loss(out.latents), "Decorrelation penalty",
+                             min_batch=2),  # a covariance over the batch's samples
+    "decoder_norm_l1": Penalty(lambda model, x, out: model.decoder_norm_l1_loss(out.latents), "L1 x decoder norm"),
+    "l0": Penalty(lambda model, x, out: model.l0_loss(x), "L0 penalty"),  # JumpReLU: the number of active latents
+    "none": Penalty(lambda model, x, out: out.latents.new_zeros(out.latents.shape[:-2]),  # TopK: k sets the sparsity
+                    "No penalty"),
 }
 CHECK_EVERY = 50  # epochs between divergence checks (and progress-bar loss updates)
 MAX_GROWTH = 1e4  # a loss this many times its first epoch's has diverged, even if still finite
@@ -117,7 +134,8 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
     if not callable(penalty) and not (isinstance(penalty, str) and penalty in PENALTIES):
         raise ValueError(f"unknown penalty {penalty!r}; choose one of {list(PENALTIES)} or give a function")
     penalty_of = penalty if callable(penalty) else PENALTIES[penalty]
-    name = getattr(penalty, "__name__", repr(penalty)) if callable(penalty) else penalty
+    name = getattr(penalty, "__name__", getattr(penalty, "label", repr(penalty))) if callable(penalty) else penalty
+    min_batch = getattr(penalty_of, "min_batch", 1)
     data = check_matrix(data, "data", n_cols=model.input_dim)
     n_epochs = check_positive_int(n_epochs, "n_epochs")
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
@@ -126,8 +144,8 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
     batch_size = n_samples if batch_size is None else check_positive_int(batch_size, "batch_size")
     schedule = {name: _check_fraction(value, name) for name, value in
                 [("lr_warmup", lr_warmup), ("lr_decay", lr_decay), ("penalty_warmup", penalty_warmup)]}
-    if penalty == "decorrelation" and min(batch_size, n_samples) < 2:
-        raise ValueError("the decorrelation penalty needs batches of at least 2 samples")
+    if min(batch_size, n_samples) < min_batch:
+        raise ValueError(f"penalty {name!r} needs batches of at least {min_batch} samples")
 
     parameters = list(model.parameters())
     device, dtype = parameters[0].device, parameters[0].dtype

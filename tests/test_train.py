@@ -206,6 +206,7 @@ def test_tensor_data_is_accepted():
         ({"lr": float("nan")}, "lr"),
         ({"batch_size": 0}, "batch_size"),
         ({"penalty": "decorrelation", "batch_size": 1}, "at least 2 samples"),
+        ({"penalty": PENALTIES["decorrelation"], "batch_size": 1}, "penalty 'Decorrelation penalty' needs batches of at least 2"),
         ({"n_epochs": True}, "n_epochs"),
         ({"lr": "0.1"}, "lr"),
         ({"data": np.array([["a", "b"]], dtype=object)}, "real numbers; got dtype object"),
