@@ -587,8 +587,9 @@ plt.show()
 # **The cause.** Real features come in hierarchies: "starts with S" is implied by "the word
 # snake". Chanin et al. (2024) found that an SAE then often learns a latent for the general
 # feature that goes silent whenever a specific one is active, because the specific latent's
-# decoder direction has *absorbed* the general direction: firing one latent instead of two is
-# sparser and reconstructs as well.
+# decoder direction has *absorbed* the general direction: firing one latent instead of two
+# reconstructs as well and is cheaper (under an L1 penalty, one value paid for instead of two;
+# under TopK, one of the k places left free for another source).
 #
 # We build that hierarchy: 8 parent sources (p = 0.05) with 4 children each; a child can be
 # active only when its parent is, and then is with probability 0.3 (`parents` in
@@ -606,7 +607,7 @@ print("children active per sample: hierarchy", (hierarchy.activations[:, is_chil
 assert ((hierarchy.activations[:, is_child] > 0) <= (hierarchy.activations[:, parents[is_child]] > 0)).all()
 
 # %% [markdown]
-# Both datasets have about 0.48 active children per sample (32 × 0.015 = 0.48); only the
+# Both datasets have about 0.47 active children per sample (32 × 0.015 = 0.48); only the
 # hierarchy ties them to their parents (the assert).
 
 # %% [markdown]
@@ -746,9 +747,10 @@ for name, model_runs in absorbed.items():
     show(name, model_runs, ABSORPTION_SCORES + ("parents in prefix",))
 
 # %% [markdown]
-# The Matryoshka SAE puts more parents in its first 8 latents on seeds 0 and 2 (6 and 4 of 8,
-# against 0 to 2 in the plain SAE), and there it absorbs less (0.17 and 0.18 against 0.27 and
-# 0.37); on seed 1 only 2 parents made it, and it absorbs a little more (0.39 against 0.34).
+# The Matryoshka SAE puts more parents in its first 8 latents on every seed (6, 2 and 4 of 8,
+# against 2, 0 and 1 in the plain SAE). On seeds 0 and 2, with 6 and 4 there, it absorbs less
+# (0.17 and 0.18 against 0.27 and 0.37); on seed 1 only 2 parents made it, and it absorbs a
+# little more (0.39 against 0.34).
 # Its children lean less towards their parents (0.18 to 0.32 against 0.38 to 0.41). On seeds
 # 0–9 (the test) the mean falls on 8 of the 10 seeds (by 0.08 at the median), so the asserts
 # below compare the means over the seeds shown.
@@ -768,16 +770,18 @@ for name in ["hierarchy", "hierarchy, Matryoshka"]:
 # %% [markdown]
 # That is where the lower mean comes from. A parent whose latent is in the prefix is hardly
 # absorbed (absorption 0.07 or less on every seed shown; over seeds 0–9 the median is 0.06,
-# the largest 0.15); a parent outside it is absorbed as much as in the plain SAE, or more
-# (0.38 to 0.50 here, against the plain SAE's 0.27 to 0.37). In the plain SAE the few parents
-# that happen to sit in the first 8 latents are absorbed less too (0.12 and 0.21 here; over
+# the largest 0.15); a parent outside it is absorbed about as much as in the plain SAE, or
+# more (0.50 / 0.49 / 0.38 here, against 0.32 / 0.34 / 0.40 for the plain SAE's parents
+# outside its first 8). In the plain SAE the few parents that happen to sit in the first 8
+# latents are absorbed less too (0.12 and 0.21 here; over
 # seeds 0–9, 0.17 on average against 0.32 outside), though nothing makes those latents
 # special: so compare the Matryoshka SAE's prefix with the plain SAE's (0.05 against 0.17 on
 # average over seeds 0–9, the test), not with its own outside. Which parents land in the
 # prefix is up to training, so this compares the parents that did with those that did not.
 # Matryoshka works for what fits in the prefix, and here only 2 to 6 of the 8 parents do, so
 # it lowers the mean without removing absorption: the score stays above the control's (by more
-# than 0.05 on each of seeds 0–9, the test), and MCC stays at 0.77 to 0.81.
+# than 0.05 on each of seeds 0–9, the test), and MCC does not recover (0.77 to 0.81, against
+# 0.78 to 0.83 without the prefix loss).
 
 # %%
 def over_seeds(name, score):
@@ -790,7 +794,9 @@ for score in ["absorption", "lean"]:
     assert over_seeds(fixed, score) < over_seeds("hierarchy", score)
 for fixed_run, control_run in zip(absorbed[fixed], absorbed["independent (control)"]):
     assert fixed_run["absorption"] > control_run["absorption"] + 0.05
-assert over_seeds(fixed, "in prefix") < 0.1 and over_seeds(fixed, "outside") > over_seeds(fixed, "in prefix") + 0.2
+assert all(run["in prefix"] < 0.1 for run in absorbed[fixed])
+assert over_seeds(fixed, "in prefix") < over_seeds("hierarchy", "in prefix") - 0.05
+assert over_seeds(fixed, "outside") > over_seeds("hierarchy", "outside") - 0.05
 
 # %% [markdown]
 # ## Explore
@@ -834,7 +840,7 @@ dead_latents_explorer()
 # |---|---|---|---|---|
 # | dead latents | TopK, 64 latents, the lecture's model: 13 to 17 dead, 28 to 33 of 64 sources missed | 128 latents: 42 to 50 dead, none missed | AuxK; the standard recipe | AuxK: 0 dead, 3 to 5 missed; the recipe: at most 1 dead, 3 to 5 missed |
 # | shrinkage | ReLU + L1 (the recipe, λ 0.01): 0.71 to 0.74 of each source written along it, γ 0.83 to 0.84, MCC 0.98 to 0.99; at L0 ≈ 2 and 4, FVU above TopK's | TopK, k 4 and 2: 0.92 to 0.95, γ 0.99 to 1.00 | JumpReLU + L0 | at L0 1.4 to 1.6: 0.93 to 0.96, γ 0.99 to 1.00, FVU 0.04 to 0.05 (TopK at L0 ≈ 2: 0.11 to 0.13), 2 to 6 sources missed |
-# | absorption | TopK: parents' latents absorb 0.27 to 0.37 | independent children: 0.00 to 0.01 | Matryoshka prefix | 0.17 to 0.39 (its control: −0.01 to 0.01): parents in the prefix 0.07 or less, the others as before or more |
+# | absorption | TopK: parents' latents absorb 0.27 to 0.37 | independent children: 0.00 to 0.01 | Matryoshka prefix | 0.17 to 0.39 (control, independent children: 0.00 to 0.01): parents in the prefix 0.07 or less, the others about as before |
 #
 # - A dead latent matters only when the dictionary needs it: count missed features, not only
 #   dead latents.

@@ -135,7 +135,8 @@ def test_matryoshka_spares_the_parents_in_its_prefix_only(absorbed):
     assert np.nanmedian(fixed["in prefix"]) < 0.1, fixed["in prefix"]
     # the plain SAE's first latents are nothing special, yet its parents there are absorbed less too
     assert np.nanmean(fixed["in prefix"]) < np.nanmean(plain["in prefix"]) - 0.05, (fixed, plain)
-    assert np.nanmean(fixed["outside"]) > np.nanmean(fixed["in prefix"]) + 0.2, fixed
+    # outside the prefix, the parents are absorbed about as much as in the plain SAE, or more
+    assert np.nanmean(fixed["outside"]) > np.nanmean(plain["outside"]) - 0.05, (fixed, plain)
     assert (fixed["outside"] > fixed["in prefix"]).all(), fixed
 
 
