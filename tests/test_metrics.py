@@ -165,6 +165,9 @@ def test_active_fraction_and_dead_latents_count_values_above_the_threshold():
     np.testing.assert_allclose(active_fraction(latents), [0.25, 0.75, 0])
     assert dead_latents(latents) == 1, "dead: never above 1e-3; GELU's small negatives and tiny positives included"
     assert l0(np.array([[-0.5, 1e-4, 2.0], [0.0, -1e-9, 0.002]])) == 1.5, "L0 counts |code| > 1e-3"
+    once = np.zeros((5000, 2))
+    once[17, 0] = 0.5  # active on 1 sample in 5,000: rare, but alive
+    assert dead_latents(once) == 1
 
 
 def test_selectivity_by_hand():
@@ -237,22 +240,24 @@ def test_magnitude_shares_reject_directions_of_the_wrong_shape():
 
 def test_absorption_score_by_hand():
     t, f = True, False
-    # three parents (columns); samples 6 and 7 have the parent inactive and never count
-    parent = [[t, t, t], [t, t, t], [t, t, t], [t, t, t], [t, t, t], [t, t, t], [f, f, f], [f, f, f]]
-    child = [[t, t, t], [t, t, t], [f, f, f], [f, f, f], [f, f, f], [f, f, f], [t, t, t], [f, f, f]]
+    # four parents (columns); samples 6 and 7 have the parent inactive and never count
+    parent = [[t, t, t, t]] * 6 + [[f, f, f, f]] * 2
+    child = [[t, t, t, f], [t, t, t, f], [f, f, f, f], [f, f, f, f], [f, f, f, f], [f, f, f, f],
+             [t, t, t, t], [f, f, f, f]]
     fires = [
-        [t, t, t],  # with a child
-        [f, t, t],  # with a child
-        [t, f, t],  # alone
-        [t, f, t],  # alone
-        [t, f, t],  # alone
-        [f, f, t],  # alone
-        [t, t, f],
-        [f, t, t],
+        [t, t, t, t],  # with a child (but parent 3's child is never active with it)
+        [f, t, t, t],  # with a child
+        [t, f, t, t],  # alone
+        [t, f, t, t],  # alone
+        [t, f, t, t],  # alone
+        [f, f, t, t],  # alone
+        [t, t, f, f],
+        [f, t, t, f],
     ]
     # column 0: recall 1/2 with a child, 3/4 alone: 1 - (1/2) / (3/4) = 1/3
     # column 1: never fires on the parent alone: NaN; column 2: fires on every parent sample: 0
-    np.testing.assert_allclose(absorption_score(fires, parent, child), [1 / 3, np.nan, 0])
+    # column 3: no sample has the parent with a child, so there is nothing to compare: NaN
+    np.testing.assert_allclose(absorption_score(fires, parent, child), [1 / 3, np.nan, 0, np.nan])
 
 
 def test_absorption_by_hand():
@@ -316,6 +321,9 @@ def test_relative_reconstruction_bias_by_hand():
     # x_recon / gamma to the data is exact
     np.testing.assert_allclose(relative_reconstruction_bias(data, 0.8 * data), 0.8)
     np.testing.assert_allclose(relative_reconstruction_bias(data, np.stack([data, 1.5 * data])), [1.0, 1.5])
+    # an error at right angles to the reconstruction is no shrinkage: x_recon . (x_recon - x) sums
+    # to 1 - 1 = 0, so gamma = 3 / 3 = 1 (regressing x_recon on the data instead gives 3 / 5)
+    np.testing.assert_allclose(relative_reconstruction_bias(data, np.array([[1.0, 1.0], [0.0, 1.0]])), 1.0)
     with pytest.raises(ValueError, match="x_recon must end in the data's shape"):
         relative_reconstruction_bias(data, np.ones((3, 2)))
 

@@ -439,11 +439,16 @@ def test_a_single_jump_relu_has_no_instances():
 
 def test_batched_auxk_penalty_is_per_instance():
     generator = torch.Generator().manual_seed(0)
-    shift = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, -3.0, -3.0, -3.0])  # the last three rarely fire
-    pre = torch.randn(3, 10, 8, generator=generator) + shift
-    latents = TopK(2)(pre)
-    residual = torch.randn(3, 10, 4, generator=generator)
+    pre = torch.randn(3, 40, 8, generator=generator) + 1.0  # mostly positive
+    # instance i's last i + 1 latents never win TopK(2): 1, 2 and 3 dead latents, so with k_aux = 2
+    # instance 2 needs a top-k among its dead latents and the others do not
+    handicap = torch.zeros(3, 1, 8)
+    for i in range(3):
+        handicap[i, :, 7 - i:] = 10.0
+    latents = TopK(2)(pre - handicap)
+    residual = torch.randn(3, 40, 4, generator=generator)
     directions = torch.randn(3, 8, 4, generator=generator)
+    assert (latents > 0).sum(dim=1).eq(0).sum(dim=-1).tolist() == [1, 2, 3]
     batched = auxk_penalty(residual, pre, latents, directions, 2)
     assert batched.shape == (3,) and (batched > 0).all()
     for i in range(3):

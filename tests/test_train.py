@@ -400,3 +400,41 @@ def test_the_standard_recipe_keeps_unit_norm_directions_and_starts_b_dec_at_the_
     free = SAEBatch(8, 32, seeds=[0, 1], activation=TopK(2), recipe=recipe.without("unit_norm_decoder"))
     train_sae(free, data, n_epochs=20, lr=1e-2, batch_size=250, penalty="none", progress=False)
     assert (free.W_dec.norm(dim=-1) - 1).abs().max() > 0.05
+
+
+def test_the_standard_recipe_is_a_loop_written_out():
+    """Minibatches, a TopK SAE whose dead latents get AuxK, unit-norm decoder directions: the steps
+    train_sae takes, spelled out as a learner would write them."""
+    data = make_sparse_sources(16, 8, 0.1, 600, seed=0).data
+    x = torch.tensor(data, dtype=torch.float32)
+
+    def fresh():
+        torch.manual_seed(0)
+        return SparseAutoencoder(8, 64, activation=TopK(2), recipe=replace(STANDARD, k_aux=4))
+
+    model, aux_losses = fresh(), []
+    with torch.no_grad():
+        model.decoder.bias.copy_(x.mean(dim=0))  # the pre-encoder bias starts at the data's mean
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    shuffle = torch.Generator().manual_seed(0)
+    W = model.decoder.weight  # (input_dim, hidden_dim): column j is latent j's direction, of length 1
+    for _ in range(3):
+        order = torch.randperm(600, generator=shuffle)
+        for start in range(0, 600, 200):
+            batch = x[order[start:start + 200]]
+            output = model(batch)
+            aux = model.auxk_loss(batch, output)
+            optimizer.zero_grad()
+            (((output.x_recon - batch) ** 2).mean() + aux).backward()
+            with torch.no_grad():
+                W.grad -= (W.grad * W).sum(dim=0) * W  # no step along a direction: it would only change its length
+            optimizer.step()
+            with torch.no_grad():
+                W /= W.norm(dim=0)
+            aux_losses.append(aux.item())
+    assert min(aux_losses) > 0, "every batch has dead latents for AuxK to train"
+
+    trained = fresh()
+    train_sae(trained, data, n_epochs=3, lr=1e-2, batch_size=200, penalty="none", progress=False)
+    for ours, theirs in zip(trained.parameters(), model.parameters()):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
