@@ -54,6 +54,17 @@ def test_feature_superposition_known_answers():
     torch.testing.assert_close(feature_superposition(W2), torch.tensor([[2.0, 0.5]]))
 
 
+def test_a_feature_is_represented_when_its_column_is_longer_than_one_half():
+    model = ToyModel(4, 2, [0.1], np.ones(4))
+    with torch.no_grad():
+        model.W.copy_(torch.tensor([[[0.3, 0.0, 0.5, 0.0], [0.0, 0.49, 0.0, 0.0]]]))  # lengths 0.3, 0.49, 0.5, 0
+    torch.testing.assert_close(model.feature_norms(), torch.tensor([[0.3, 0.49, 0.5, 0.0]]))
+    assert model.represented().tolist() == [[False, False, False, False]]
+    with torch.no_grad():
+        model.W[0, 1, 1] = 0.51
+    assert model.represented().tolist() == [[False, True, False, False]]
+
+
 def test_sources_are_the_hidden_layer_with_unit_columns_as_directions():
     model = ToyModel(8, 3, [0.5, 0.1], np.ones(8), seed=0)
     sources = model.sources(1, 100, seed=2)
