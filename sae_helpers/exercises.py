@@ -59,13 +59,15 @@ class Exercise:
     cases: tuple  # ((label, arguments), ...), each the arguments of one run
     mistakes: tuple = field(default=())  # Mistake, ...
     run: Callable = _call  # run(function, *arguments) -> what is compared; by default one call
+    outputs: tuple = ()  # names of what run returns, for messages (default: "the result", "output k")
 
 
-def _as_outputs(value):
-    """A result as a tuple of float arrays (a function may return a tuple of them)."""
-    parts = value if isinstance(value, tuple) else (value,)
+def _as_outputs(value, n_expected=1):
+    """A result as a tuple of float arrays (a function may return a tuple of them, or a list
+    where more than one output is expected)."""
+    many = isinstance(value, tuple) or (isinstance(value, list) and n_expected > 1)
     return tuple(np.asarray(p.detach().cpu().numpy() if isinstance(p, torch.Tensor) else p, dtype=float)
-                 for p in parts)
+                 for p in (value if many else (value,)))
 
 
 def _copy(arguments):
@@ -73,22 +75,46 @@ def _copy(arguments):
                  for a in arguments)
 
 
-def _difference(expected, got):
+def _number(g, e):
+    """g and e as text, with as many digits as it takes to tell them apart (4 to 10)."""
+    for digits in range(4, 11):
+        shown = f"{g:.{digits}g}", f"{e:.{digits}g}"
+        if shown[0] != shown[1]:
+            break
+    return shown
+
+
+def _difference(expected, got, names=()):
     """None when `got` equals `expected` (tuples of arrays: shapes and values), else what differs."""
+    if got is None:
+        return "it returned None: did you forget `return`?"
+    if isinstance(got, (tuple, list)) and len(expected) > 1 and any(part is None for part in got):
+        k = next(k for k, part in enumerate(got) if part is None)
+        return f"{names[k] if names else f'output {k}'} is None: did you forget `return`?"
     try:
-        got = _as_outputs(got)
+        got = _as_outputs(got, len(expected))
     except (TypeError, ValueError) as error:
         return f"it returned something that is not numbers ({error})"
     if len(got) != len(expected):
         return f"it returned {len(got)} output(s), expected {len(expected)}"
     for k, (e, g) in enumerate(zip(expected, got)):
-        which = f"output {k} " if len(expected) > 1 else "the result "
+        which = f"{names[k]} " if names else f"output {k} " if len(expected) > 1 else "the result "
         if g.shape != e.shape:
             return f"{which}has shape {g.shape}, expected {e.shape}"
         if not np.allclose(g, e, rtol=1e-5, atol=1e-6, equal_nan=True):
             i = np.unravel_index(np.argmax(np.abs(np.nan_to_num(g - e, nan=np.inf))), g.shape)
             where = f"at index {tuple(map(int, i))} " if g.ndim else ""
-            return f"{which}{where}is {g[i]:.4g}, expected {e[i]:.4g}"
+            shown_g, shown_e = _number(g[i], e[i])
+            return f"{which}{where}is {shown_g}, expected {shown_e}"
+    return None
+
+
+def _changed_input(before, after):
+    """The position of the first array or tensor argument that a call changed in place, or None."""
+    for k, (b, a) in enumerate(zip(before, after)):
+        if isinstance(b, (torch.Tensor, np.ndarray)) and not (
+                b.shape == a.shape and bool(((b == a) | ((b != b) & (a != a))).all())):  # NaN equals NaN
+            return k
     return None
 
 
@@ -103,8 +129,9 @@ def _gives(exercise, function, arguments, outputs):
 def check(attempt, exercise):
     """Run `attempt` on `exercise`'s cases against its reference; print what passed or, at the
     first case it gets wrong, what is wrong (naming a recorded mistake that gives the same
-    answer there); return `attempt` if it passed, otherwise the reference."""
-    with np.errstate(all="ignore"):  # a wrong answer's 0/0 is reported, not warned about
+    answer there); return `attempt` if it passed, otherwise the reference. The caller's random
+    state is left as it was."""
+    with np.errstate(all="ignore"), torch.random.fork_rng(devices=[]):  # a wrong answer's 0/0 is reported
         return _check(attempt, exercise)
 
 
@@ -114,20 +141,32 @@ def _check(attempt, exercise):
     fallback = f"The cells below use the reference, {reference.__module__}.{reference.__name__}."
     for label, arguments in exercise.cases:
         expected = _as_outputs(exercise.run(reference, *_copy(arguments)))
+        given = _copy(arguments)
         try:
-            got = exercise.run(attempt, *_copy(arguments))
+            got = exercise.run(attempt, *given)
         except NotImplementedError:
             print(f"{name}: not solved yet. {fallback}")
             return reference
         except Exception as error:
             print(f"✘ {name} raised {type(error).__name__} on the case '{label}': {error}\n{fallback}")
             return reference
-        problem = _difference(expected, got)
+        problem = _difference(expected, got, exercise.outputs)
+        changed = _changed_input(arguments, given)
+        if problem is None and changed is not None:
+            print(f"✘ {name} gives the right answer on the case '{label}' but changes its input {changed + 1} "
+                  f"in place (as x -= ... or x[...] = ... do), and the notebook uses that input again: "
+                  f"work on a copy (x = x - ...).\n{fallback}")
+            return reference
         if problem is not None:
-            outputs = _as_outputs(got)
-            mistake = next((m for m in exercise.mistakes if _gives(exercise, m.function, arguments, outputs)), None)
+            try:
+                outputs = _as_outputs(got, len(expected))
+            except (TypeError, ValueError):
+                outputs = None
+            mistake = outputs and next((m for m in exercise.mistakes
+                                        if _gives(exercise, m.function, arguments, outputs)), None)
             likely = f"\nLikely mistake: {mistake.message}" if mistake else ""
-            print(f"✘ {name} is wrong on the case '{label}': {problem}.{likely}\n{fallback}")
+            end = "" if problem.endswith("?") else "."
+            print(f"✘ {name} is wrong on the case '{label}': {problem}{end}{likely}\n{fallback}")
             return reference
     print(f"✔ {name} is right on all {len(exercise.cases)} cases: "
           f"{'; '.join(label for label, _ in exercise.cases)}.")
@@ -183,15 +222,18 @@ def topk(z, k):
     return TopK(k)(z)
 
 
-def _train_with(step, seed, n_steps):
+def _train_with(step, seed, n_steps, sparsity_weight=1.0):
     """Run `step(model, optimizer, x)` n_steps times on a seeded lecture SAE (8 latents, Adam
-    lr 0.01) and 200 lecture samples: (its parameters, flattened; the losses it returned)."""
-    torch.manual_seed(seed)
-    model = SparseAutoencoder(2, 8)
+    lr 0.01) and 200 lecture samples: (its parameters, flattened; the losses it returned, or
+    None if a step returned None)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = SparseAutoencoder(2, 8, sparsity_weight)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     x = torch.tensor(make_lecture_data(n_samples=200).data, dtype=torch.float32)
-    losses = [float(step(model, optimizer, x)) for _ in range(n_steps)]
-    return torch.cat([p.detach().flatten() for p in model.parameters()]), np.array(losses)
+    losses = [step(model, optimizer, x) for _ in range(n_steps)]
+    losses = None if any(loss is None for loss in losses) else np.array([float(loss) for loss in losses])
+    return torch.cat([p.detach().flatten() for p in model.parameters()]), losses
 
 
 # --- the cases ---------------------------------------------------------------------------------
@@ -225,8 +267,9 @@ def _latents_of(sources, seed):
 
 def _sae_gradient_case(seed):
     """(dL/dx_recon, latents) of a lecture SAE on 50 lecture samples, MSE loss."""
-    torch.manual_seed(seed)
-    model = SparseAutoencoder(2, 6)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = SparseAutoencoder(2, 6)
     x = torch.tensor(make_lecture_data(n_samples=50).data, dtype=torch.float32)
     with torch.no_grad():
         x_recon, latents = model(x)
@@ -351,10 +394,17 @@ def _summed_squares_loss(model, x):
     return ((x_recon - x) ** 2).sum() + model.sparsity_loss(latents)
 
 
+def _unweighted_loss(model, x):
+    x_recon, latents = model(x)
+    return F.mse_loss(x_recon, x) + l1_penalty(latents)
+
+
 TRAINING_STEP = Exercise(
     reference=training_step,
     run=_train_with,
-    cases=(("one step, seed 0", (0, 1)), ("three steps, seed 0", (0, 3)), ("three steps, seed 1", (1, 3))),
+    cases=(("one step, seed 0", (0, 1)), ("three steps, seed 0", (0, 3)), ("three steps, seed 1", (1, 3)),
+           ("three steps, sparsity_weight 0.3", (1, 3, 0.3))),
+    outputs=("the model's parameters after the steps (flattened, encoder first)", "the loss your step returned"),
     mistakes=(
         Mistake(_step_with(_lecture_loss, zero_grad=False),
                 "zero the gradients before backward (optimizer.zero_grad()): otherwise each step adds its "
@@ -363,6 +413,9 @@ TRAINING_STEP = Exercise(
                 "the loss is the MSE plus the model's sparsity_loss; you left the penalty out."),
         Mistake(_step_with(_summed_squares_loss),
                 "you summed the squared errors; the MSE averages them (F.mse_loss)."),
+        Mistake(_step_with(_unweighted_loss),
+                "the penalty is the model's sparsity_loss(latents), which multiplies the L1 penalty by "
+                "model.sparsity_weight; you left the weight out."),
     ),
 )
 
@@ -395,18 +448,50 @@ BEST_LATENTS = Exercise(
     ),
 )
 
+def _greedy_latents(latents, sources):
+    """Each source in turn takes its best latent not yet taken (a mistake)."""
+    r, taken = abs_corr(latents, sources), []
+    for source in range(r.shape[1]):
+        taken.append(max((i for i in range(len(r)) if i not in taken), key=lambda i: r[i, source]))
+    return np.array(taken)
+
+
+def _contested(sources, seed):
+    """Latents (n, 3) for 2 sources: the second source faintly in noise; one latent that follows
+    both (the best |r| for each); the first source in noise. The one-to-one answer gives the first
+    source latent 2 and the second latent 1; a greedy one gives the first latent 1, the second 0."""
+    rng = np.random.default_rng(seed)
+    z = (sources - sources.mean(axis=0)) / sources.std(axis=0)
+    return np.column_stack([rng.normal(size=len(z)) + 0.3 * z[:, 1], z[:, 0] + 0.9 * z[:, 1],
+                            z[:, 0] + 1.2 * rng.normal(size=len(z))])
+
+
+_noise = _normal(len(_LECTURE.sources), seed=12)
 ONE_TO_ONE_LATENTS = Exercise(
     reference=one_to_one_latents,
     cases=(("the lecture's sources, latents that follow them", (_latents_of(_LECTURE.sources, 1), _LECTURE.sources)),
            ("3 sources, 2 of them copies", (_latents_of(_swapped, 3), _swapped)),
-           ("one latent best for both sources", (np.column_stack([_LECTURE.sources.sum(1), _LECTURE.sources]),
-                                                  _LECTURE.sources))),
+           ("latents in the opposite order to the sources",
+            (np.column_stack([_noise, _LECTURE.sources[:, 1], _LECTURE.sources[:, 0]]), _LECTURE.sources)),
+           ("a latent that follows the first source upside down",
+            (np.column_stack([-_LECTURE.sources[:, 0], _LECTURE.sources[:, 1], _noise]), _LECTURE.sources)),
+           ("one latent best for both sources", (_contested(_LECTURE.sources, 11), _LECTURE.sources))),
     mistakes=(
         Mistake(lambda latents, sources: abs_corr(latents, sources).argmax(axis=0),
                 "two sources claimed the same latent: that is the lecture's rule; assign distinct latents "
                 "(scipy.optimize.linear_sum_assignment)."),
+        Mistake(lambda latents, sources: linear_sum_assignment(abs_corr(latents, sources), maximize=True)[0],
+                "on the (latents × sources) matrix, linear_sum_assignment returns (latents, sources) pairs "
+                "with the latents in increasing order: you need the latent of each source in source order "
+                "(transpose the matrix, or sort the pairs by source)."),
         Mistake(lambda latents, sources: linear_sum_assignment(abs_corr(latents, sources).T)[1],
                 "linear_sum_assignment minimises by default: pass maximize=True to get the largest |r|."),
+        Mistake(lambda latents, sources: linear_sum_assignment(corr(latents, sources).T, maximize=True)[1],
+                "use |r|: a latent that follows its source upside down (r = −1) follows it as well."),
+        Mistake(_greedy_latents,
+                "a greedy choice (each source in turn, or the largest |r| first, takes its best free latent) "
+                "can block a better assignment: here the latent both sources like best goes to the first, "
+                "and the second is left with noise. Maximise the total with linear_sum_assignment."),
     ),
 )
 
@@ -727,4 +812,5 @@ SPLICED_BITS = Exercise(
                 "that is in nats (natural log); bits_per_char gives bits, the unit of this notebook."),
     ),
     run=_spliced_run,
+    outputs=("the spliced loss", "the model's loss afterwards, with nothing spliced in"),
 )

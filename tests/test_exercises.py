@@ -96,3 +96,70 @@ def test_the_check_does_not_let_an_attempt_change_the_cases():
     check(attempt, exercises.IMPORTANCE_WEIGHTED_MSE)
     for a, b in zip(before, exercises.IMPORTANCE_WEIGHTED_MSE.cases[0][1]):
         assert torch.equal(a, b)
+
+
+@by_exercise
+def test_a_missing_return_is_named(exercise, capsys):
+    def attempt(*arguments):
+        pass
+
+    assert check(attempt, exercise) is exercise.reference
+    assert "None: did you forget `return`?\nThe cells below" in capsys.readouterr().out
+
+
+def test_a_list_where_a_tuple_is_expected_is_accepted(capsys):
+    def sae_forward(*arguments):
+        return list(exercises.sae_forward(*arguments))
+
+    assert check(sae_forward, exercises.SAE_FORWARD) is sae_forward
+    assert capsys.readouterr().out.startswith("✔")
+
+
+def test_a_dict_or_a_wrong_list_is_reported_not_crashed_on(capsys):
+    for wrong in [lambda *a: {"x_recon": 0, "latents": 1}, lambda *a: [1.0, [2.0, 3.0]]]:
+        assert check(as_attempt(wrong), exercises.SAE_FORWARD) is exercises.sae_forward
+        assert "is wrong on the case" in capsys.readouterr().out
+
+
+def test_a_right_answer_that_changes_its_input_in_place_is_rejected(capsys):
+    def pearson_r(a, b):
+        a -= a.mean()  # the notebook uses a again afterwards
+        b = b - b.mean()
+        return (a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum())
+
+    assert check(pearson_r, exercises.PEARSON_R) is exercises.pearson_r
+    assert "changes its input 1 in place" in capsys.readouterr().out
+
+
+def test_a_near_miss_shows_the_digits_that_differ(capsys):
+    def l1_penalty(latents):
+        return latents.abs().mean() * (1 + 1e-4)
+
+    check(l1_penalty, exercises.L1_PENALTY)
+    out = capsys.readouterr().out
+    shown = out.split("the result is ")[1].split(".\n")[0]
+    got, expected = shown.split(", expected ")
+    assert got != expected and float(got) == pytest.approx(float(expected), rel=2e-4), out
+
+
+def test_matching_greedily_is_caught_and_named(capsys):
+    def one_to_one_latents(latents, sources):  # the largest |r| first, then the next among what is left
+        r = exercises.abs_corr(latents, sources)
+        answer = np.full(r.shape[1], -1)
+        for _ in range(r.shape[1]):
+            latent, source = np.unravel_index(np.argmax(r), r.shape)
+            answer[source] = latent
+            r[latent, :], r[:, source] = -1, -1
+        return answer
+
+    assert check(one_to_one_latents, exercises.ONE_TO_ONE_LATENTS) is exercises.one_to_one_latents
+    assert "Likely mistake: a greedy choice" in capsys.readouterr().out
+
+
+def test_importing_and_checking_leave_torchs_random_state_alone():
+    import subprocess
+    import sys
+    code = ("import torch; torch.manual_seed(5); import sae_helpers.exercises as e; "
+            "e.check(e.training_step, e.TRAINING_STEP); a = torch.rand(3); torch.manual_seed(5); "
+            "assert torch.equal(a, torch.rand(3)), 'the random state moved'")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
