@@ -84,13 +84,33 @@ def _number(g, e):
     return shown
 
 
+def _output_name(k, n_outputs, names):
+    return names[k] if names else f"output {k}" if n_outputs > 1 else "the result"
+
+
+def _type_difference(expected, got, names=()):
+    """None when every output that the reference returns as a tensor is a tensor of its dtype in
+    `got` too (the notebook goes on computing with it), else what differs."""
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = tuple(got) if isinstance(got, (tuple, list)) and len(expected) > 1 else (got,)
+    for k, (e, g) in enumerate(zip(expected, got)):
+        which = _output_name(k, len(expected), names)
+        if isinstance(e, torch.Tensor) and not isinstance(g, torch.Tensor):
+            return (f"{which} is a {type(g).__name__}, not a torch tensor as the reference's is, and the "
+                    f"notebook goes on computing with it in torch (.item() and .numpy() leave torch)")
+        if isinstance(e, torch.Tensor) and g.dtype != e.dtype:
+            return (f"{which} is {g.dtype}, expected {e.dtype}, the inputs' dtype: make new tensors in the "
+                    f"inputs' dtype (torch.zeros_like(x), or dtype=x.dtype)")
+    return None
+
+
 def _difference(expected, got, names=()):
     """None when `got` equals `expected` (tuples of arrays: shapes and values), else what differs."""
     if got is None:
         return "it returned None: did you forget `return`?"
     if isinstance(got, (tuple, list)) and len(expected) > 1 and any(part is None for part in got):
         k = next(k for k, part in enumerate(got) if part is None)
-        return f"{names[k] if names else f'output {k}'} is None: did you forget `return`?"
+        return f"{_output_name(k, len(expected), names)} is None: did you forget `return`?"
     try:
         got = _as_outputs(got, len(expected))
     except (TypeError, ValueError) as error:
@@ -98,7 +118,7 @@ def _difference(expected, got, names=()):
     if len(got) != len(expected):
         return f"it returned {len(got)} output(s), expected {len(expected)}"
     for k, (e, g) in enumerate(zip(expected, got)):
-        which = f"{names[k]} " if names else f"output {k} " if len(expected) > 1 else "the result "
+        which = _output_name(k, len(expected), names) + " "
         if g.shape != e.shape:
             return f"{which}has shape {g.shape}, expected {e.shape}"
         if not np.allclose(g, e, rtol=1e-5, atol=1e-6, equal_nan=True):
@@ -140,7 +160,8 @@ def _check(attempt, exercise):
     reference = exercise.reference
     fallback = f"The cells below use the reference, {reference.__module__}.{reference.__name__}."
     for label, arguments in exercise.cases:
-        expected = _as_outputs(exercise.run(reference, *_copy(arguments)))
+        returned = exercise.run(reference, *_copy(arguments))
+        expected = _as_outputs(returned)
         given = _copy(arguments)
         try:
             got = exercise.run(attempt, *given)
@@ -150,7 +171,8 @@ def _check(attempt, exercise):
         except Exception as error:
             print(f"✘ {name} raised {type(error).__name__} on the case '{label}': {error}\n{fallback}")
             return reference
-        problem = _difference(expected, got, exercise.outputs)
+        wrong_value = _difference(expected, got, exercise.outputs)
+        problem = wrong_value or _type_difference(returned, got, exercise.outputs)
         changed = _changed_input(arguments, given)
         if problem is None and changed is not None:
             print(f"✘ {name} gives the right answer on the case '{label}' but changes its input {changed + 1} "
@@ -158,8 +180,8 @@ def _check(attempt, exercise):
                   f"work on a copy (x = x - ...).\n{fallback}")
             return reference
         if problem is not None:
-            try:
-                outputs = _as_outputs(got, len(expected))
+            try:  # a recorded mistake that gives the same wrong values
+                outputs = _as_outputs(got, len(expected)) if wrong_value else None
             except (TypeError, ValueError):
                 outputs = None
             mistake = outputs and next((m for m in exercise.mistakes
@@ -637,7 +659,7 @@ def _auxk_case(shape, shift, seed):
 
 
 def _auxk_with(dead_of=lambda latents, pre: (latents > 0).sum(dim=-2, keepdim=True) == 0, live_compete=False,
-               relu=True, normalise=True, zero_if_none=True):
+               relu=True, normalise=True, zero_if_none=True, per_instance=True):
     """The AuxK penalty with one step done differently (for the recorded mistakes)."""
     def penalty(residual, pre, latents, directions, k_aux):
         dead = dead_of(latents, pre)
@@ -647,7 +669,8 @@ def _auxk_with(dead_of=lambda latents, pre: (latents > 0).sum(dim=-2, keepdim=Tr
         error = ((aux @ directions - residual) ** 2).mean(dim=(-2, -1))
         if normalise:
             error = error / ((residual - residual.mean(dim=-2, keepdim=True)) ** 2).mean(dim=(-2, -1))
-        return torch.where(dead.any(dim=-1).squeeze(-1), error, 0.0) if zero_if_none else error
+        any_dead = dead.any(dim=-1).squeeze(-1) if per_instance else dead.any()
+        return torch.where(any_dead, error, 0.0) if zero_if_none else error
     return penalty
 
 
@@ -656,8 +679,15 @@ AUXK = Exercise(
     reference=auxk_penalty,
     cases=(("16 samples, 8 latents of which 4 are dead, k_aux = 2", (*_auxk_case((16, 8), _FOUR_DEAD, 1), 2)),
            ("no latent dead", (*_auxk_case((16, 8), [0.0] * 8, 4), 2)),
-           ("2 instances, k_aux = 6, more than the dead latents", (*_auxk_case((2, 16, 8), _FOUR_DEAD, 7), 6))),
+           ("2 instances, k_aux = 6, more than the dead latents", (*_auxk_case((2, 16, 8), _FOUR_DEAD, 7), 6)),
+           ("2 instances, only the first with dead latents",
+            (*_auxk_case((2, 16, 8), [[_FOUR_DEAD], [[0.0] * 8]], 10), 2)),
+           ("in float64, as notebook 09 passes them", (*(t.double() for t in _auxk_case((16, 8), _FOUR_DEAD, 1)), 2))),
     mistakes=(
+        Mistake(_auxk_with(dead_of=lambda latents, pre: (latents > 0).sum(dim=tuple(range(latents.dim() - 1)),
+                                                                           keepdim=True) == 0),
+                "count a latent's firing per instance (over dim=-2, the samples): across all instances "
+                "together, a latent dead in one instance but alive in another is not dead."),
         Mistake(_auxk_with(dead_of=lambda latents, pre: (pre > 0).sum(dim=-2, keepdim=True) == 0),
                 "a latent is dead when it fires on no sample (its latent is 0 throughout), not when its "
                 "pre-activation is never positive: TopK sets many positive pre-activations to 0."),
@@ -669,6 +699,9 @@ AUXK = Exercise(
         Mistake(_auxk_with(normalise=False),
                 "divide the MSE by the residual's variance (mean squared distance from its mean), so "
                 "the loss does not shrink as the main reconstruction improves."),
+        Mistake(_auxk_with(per_instance=False),
+                "ask each instance whether it has a dead latent (dead.any(dim=-1)): one instance's dead "
+                "latents say nothing about another's, whose penalty must stay 0."),
         Mistake(_auxk_with(zero_if_none=False),
                 "where no latent is dead there is nothing to train: the penalty is 0."),
     ),
@@ -773,11 +806,29 @@ def _tiny_model():
         return CharTransformer(d_model=16, n_layers=2, n_heads=2, context=16).double().eval()
 
 
+class ReplacementFailed(Exception):
+    """Raised by `_failing_replacement`, the replacement of the case where it fails."""
+
+
+def _failing_replacement(output):
+    raise ReplacementFailed(
+        "the replacement raised an error inside the splice, and then the model's own loss, with nothing "
+        "spliced in, ran the replacement again: the hook stayed on the module. Remove it in a `finally:` "
+        "(or use `with splice(...)`), so that it goes even when the loss fails")
+
+
 def _spliced_run(function, layer, replace):
     """The spliced loss of block `layer`, then the model's loss without any splice: a hook left
-    behind shows in the second."""
+    behind shows in the second. Where `replace` is `_failing_replacement`, the spliced loss is
+    NaN (its error is expected) and the second must still run."""
     model, tokens = _tiny_model(), torch.randint(32, 127, (64,), generator=torch.Generator().manual_seed(1))
-    return function(model, model.blocks[layer], tokens, replace), bits_per_char(model, tokens)
+    try:
+        spliced = function(model, model.blocks[layer], tokens, replace)
+    except ReplacementFailed:
+        if replace is not _failing_replacement:
+            raise
+        spliced = math.nan
+    return spliced, bits_per_char(model, tokens)
 
 
 def _spliced_with(remove=True, returns=True, bits=True):
@@ -800,7 +851,8 @@ SPLICED_BITS = Exercise(
     reference=spliced_bits,
     cases=(("block 1 of a tiny transformer, its output replaced by itself", (0, lambda x: x)),
            ("its output replaced by zeros", (0, torch.zeros_like)),
-           ("block 2's output shifted by 1", (1, lambda x: x + 1))),
+           ("block 2's output shifted by 1", (1, lambda x: x + 1)),
+           ("a replacement that fails", (0, _failing_replacement))),
     mistakes=(
         Mistake(_spliced_with(returns=False),
                 "the hook must return the replacement: a forward hook that returns None leaves the "

@@ -163,3 +163,36 @@ def test_importing_and_checking_leave_torchs_random_state_alone():
             "e.check(e.training_step, e.TRAINING_STEP); a = torch.rand(3); torch.manual_seed(5); "
             "assert torch.equal(a, torch.rand(3)), 'the random state moved'")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_a_result_that_leaves_torch_is_rejected(capsys):
+    def l1_penalty(latents):
+        return latents.abs().mean().item()  # right number, but the notebook adds it to a tensor loss
+
+    assert check(l1_penalty, exercises.L1_PENALTY) is exercises.L1_PENALTY.reference
+    assert "the result is a float, not a torch tensor" in capsys.readouterr().out
+
+
+def test_an_auxk_built_in_float32_is_caught_on_notebook_09s_float64(capsys):
+    def auxk_penalty(residual, pre, latents, directions, k_aux):
+        dead = (latents > 0).sum(dim=-2, keepdim=True) == 0
+        values, indices = pre.masked_fill(~dead, float("-inf")).topk(k_aux, dim=-1)
+        aux = torch.zeros(pre.shape).scatter(-1, indices, torch.relu(values))  # float32 whatever pre is
+        error = ((aux @ directions - residual) ** 2).mean(dim=(-2, -1))
+        variance = ((residual - residual.mean(dim=-2, keepdim=True)) ** 2).mean(dim=(-2, -1))
+        return torch.where(dead.any(dim=-1).squeeze(-1), error / variance, 0.0)
+
+    assert check(auxk_penalty, exercises.AUXK) is exercises.AUXK.reference
+    assert "on the case 'in float64, as notebook 09 passes them'" in capsys.readouterr().out
+
+
+def test_a_splice_without_finally_is_caught_when_the_replacement_fails(capsys):
+    def spliced_bits(model, module, tokens, replace):
+        handle = module.register_forward_hook(lambda mod, inputs, output: replace(output))
+        loss = exercises.bits_per_char(model, tokens)
+        handle.remove()  # never reached if the replacement raises
+        return loss
+
+    assert check(spliced_bits, exercises.SPLICED_BITS) is exercises.spliced_bits
+    out = capsys.readouterr().out
+    assert "on the case 'a replacement that fails'" in out and "Remove it in a `finally:`" in out
