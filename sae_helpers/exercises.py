@@ -517,12 +517,20 @@ ONE_TO_ONE_LATENTS = Exercise(
     ),
 )
 
+def _top_two_gap(latents, sources, matches):
+    """Each matched latent's largest |r| minus its second largest (a mistake)."""
+    r = np.sort(abs_corr(latents, sources)[matches.latent], axis=1)
+    return r[:, -1] - r[:, -2]
+
+
 SELECTIVITY = Exercise(
     reference=selectivity,
     cases=tuple((label, (latents, sources, match_latents(latents, sources))) for label, latents, sources in [
         ("the lecture's sources, latents that follow them", _latents_of(_LECTURE.sources, 1), _LECTURE.sources),
         ("3 sources, 2 of them copies", _latents_of(_swapped, 3), _swapped),
-        ("a latent that follows a source upside down", -_LECTURE.sources @ np.eye(2, 4), _LECTURE.sources)]),
+        ("a latent that follows a source upside down", -_LECTURE.sources @ np.eye(2, 4), _LECTURE.sources),
+        ("source 1's best latent follows source 2 more", _LECTURE.sources @ np.array([[0.6, 0.0], [0.8, 1.0]]),
+         _LECTURE.sources)]),
     mistakes=(
         Mistake(lambda latents, sources, matches: (r := abs_corr(latents, sources)[matches.latent])[
                     np.arange(len(r)), np.arange(len(r))] - r.max(axis=1),
@@ -531,6 +539,10 @@ SELECTIVITY = Exercise(
         Mistake(lambda latents, sources, matches: (r := corr(latents, sources)[matches.latent])[
                     np.arange(len(r)), np.arange(len(r))] - np.where(np.eye(len(r), dtype=bool), -np.inf, r).max(1),
                 "use |r| for both terms: a latent may follow a source upside down."),
+        Mistake(_top_two_gap,
+                "that is the gap between the latent's two largest |r|, which is positive even where its "
+                "own source is not its best: subtract its best |r| with another source from its |r| with "
+                "its own."),
     ),
 )
 
