@@ -11,6 +11,7 @@ Most references are the package's own functions. The few defined here (one train
 gradient, a matching rule as a function) exist only as answers to an exercise.
 """
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
@@ -71,8 +72,15 @@ def _as_outputs(value, n_expected=1):
 
 
 def _copy(arguments):
-    return tuple(a.clone() if isinstance(a, torch.Tensor) else a.copy() if isinstance(a, np.ndarray) else a
-                 for a in arguments)
+    """Copies of the arguments, down to the arrays inside a tuple (such as a `Matches`)."""
+    return tuple(a.clone() if isinstance(a, torch.Tensor) else copy.deepcopy(a) for a in arguments)
+
+
+def _arrays(value):
+    """The arrays and tensors in `value`, one inside a tuple included."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return [value]
+    return [a for part in value for a in _arrays(part)] if isinstance(value, tuple) else []
 
 
 def _number(g, e):
@@ -132,8 +140,8 @@ def _difference(expected, got, names=()):
 def _changed_input(before, after):
     """The position of the first array or tensor argument that a call changed in place, or None."""
     for k, (b, a) in enumerate(zip(before, after)):
-        if isinstance(b, (torch.Tensor, np.ndarray)) and not (
-                b.shape == a.shape and bool(((b == a) | ((b != b) & (a != a))).all())):  # NaN equals NaN
+        if any(not (x.shape == y.shape and bool(((x == y) | ((x != x) & (y != y))).all()))  # NaN equals NaN
+               for x, y in zip(_arrays(b), _arrays(a))):
             return k
     return None
 
@@ -181,7 +189,7 @@ def _check(attempt, exercise):
             return reference
         if problem is not None:
             try:  # a recorded mistake that gives the same wrong values
-                outputs = _as_outputs(got, len(expected)) if wrong_value else None
+                outputs = _as_outputs(got, len(expected)) if wrong_value and "None" not in wrong_value else None
             except (TypeError, ValueError):
                 outputs = None
             mistake = outputs and next((m for m in exercise.mistakes
@@ -254,6 +262,9 @@ def _train_with(step, seed, n_steps, sparsity_weight=1.0):
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     x = torch.tensor(make_lecture_data(n_samples=200).data, dtype=torch.float32)
     losses = [step(model, optimizer, x) for _ in range(n_steps)]
+    if any(isinstance(loss, torch.Tensor) for loss in losses):
+        raise TypeError("your step returned the loss as a tensor, which holds on to its graph; the notebook "
+                        "collects the losses as numbers: return loss.item()")
     losses = None if any(loss is None for loss in losses) else np.array([float(loss) for loss in losses])
     return torch.cat([p.detach().flatten() for p in model.parameters()]), losses
 
@@ -489,6 +500,19 @@ def _contested(sources, seed):
 
 
 _noise = _normal(len(_LECTURE.sources), seed=12)
+
+
+def _moderate_pair(sources, seed):
+    """Latents (n, 2) whose |r| with the 2 sources are [[0.495, 0.25], [0.698, 0.501]] (to within
+    the sources' own small correlation): summed |r| gives source 1 latent 0 and source 2 latent 1
+    (0.996 against 0.948), summed r² the other way round (0.496 against 0.550)."""
+    z = (sources - sources.mean(axis=0)) / sources.std(axis=0)
+    noise = _normal(len(z), 2, seed=seed)
+    noise -= z @ np.linalg.lstsq(z, noise, rcond=None)[0]  # at right angles to both sources
+    noise, _ = np.linalg.qr(noise - noise.mean(axis=0))
+    noise *= np.sqrt(len(z))
+    return np.column_stack([0.495 * z[:, 0] + 0.25 * z[:, 1] + np.sqrt(1 - 0.495**2 - 0.25**2) * noise[:, 0],
+                            0.698 * z[:, 0] + 0.501 * z[:, 1] + np.sqrt(1 - 0.698**2 - 0.501**2) * noise[:, 1]])
 ONE_TO_ONE_LATENTS = Exercise(
     reference=one_to_one_latents,
     cases=(("the lecture's sources, latents that follow them", (_latents_of(_LECTURE.sources, 1), _LECTURE.sources)),
@@ -497,7 +521,9 @@ ONE_TO_ONE_LATENTS = Exercise(
             (np.column_stack([_noise, _LECTURE.sources[:, 1], _LECTURE.sources[:, 0]]), _LECTURE.sources)),
            ("a latent that follows the first source upside down",
             (np.column_stack([-_LECTURE.sources[:, 0], _LECTURE.sources[:, 1], _noise]), _LECTURE.sources)),
-           ("one latent best for both sources", (_contested(_LECTURE.sources, 11), _LECTURE.sources))),
+           ("one latent best for both sources", (_contested(_LECTURE.sources, 11), _LECTURE.sources)),
+           ("two moderate matches against one strong and one weak", (_moderate_pair(_LECTURE.sources, 13),
+                                                                      _LECTURE.sources))),
     mistakes=(
         Mistake(lambda latents, sources: abs_corr(latents, sources).argmax(axis=0),
                 "two sources claimed the same latent: that is the lecture's rule; assign distinct latents "
@@ -506,6 +532,8 @@ ONE_TO_ONE_LATENTS = Exercise(
                 "on the (latents × sources) matrix, linear_sum_assignment returns (latents, sources) pairs "
                 "with the latents in increasing order: you need the latent of each source in source order "
                 "(transpose the matrix, or sort the pairs by source)."),
+        Mistake(lambda latents, sources: linear_sum_assignment(abs_corr(latents, sources).T ** 2, maximize=True)[1],
+                "maximise the sum of |r|, not of r²: squares favour one strong match over two moderate ones."),
         Mistake(lambda latents, sources: linear_sum_assignment(abs_corr(latents, sources).T)[1],
                 "linear_sum_assignment minimises by default: pass maximize=True to get the largest |r|."),
         Mistake(lambda latents, sources: linear_sum_assignment(corr(latents, sources).T, maximize=True)[1],
@@ -823,10 +851,8 @@ class ReplacementFailed(Exception):
 
 
 def _failing_replacement(output):
-    raise ReplacementFailed(
-        "the replacement raised an error inside the splice, and then the model's own loss, with nothing "
-        "spliced in, ran the replacement again: the hook stayed on the module. Remove it in a `finally:` "
-        "(or use `with splice(...)`), so that it goes even when the loss fails")
+    raise ReplacementFailed("this replacement fails on purpose (the check's last case): the splice must let "
+                            "its error through to the caller, and remove its hook all the same")
 
 
 def _spliced_run(function, layer, replace):
@@ -840,7 +866,12 @@ def _spliced_run(function, layer, replace):
         if replace is not _failing_replacement:
             raise
         spliced = math.nan
-    return spliced, bits_per_char(model, tokens)
+    try:
+        return spliced, bits_per_char(model, tokens)
+    except ReplacementFailed:
+        raise RuntimeError("the model's own loss after the splice ran the failing replacement again: the hook "
+                           "stayed on the module. Remove it in a `finally:` (or use `with splice(...)`), so "
+                           "that it goes even when the loss fails") from None
 
 
 def _spliced_with(remove=True, returns=True, bits=True):
@@ -864,11 +895,12 @@ SPLICED_BITS = Exercise(
     cases=(("block 1 of a tiny transformer, its output replaced by itself", (0, lambda x: x)),
            ("its output replaced by zeros", (0, torch.zeros_like)),
            ("block 2's output shifted by 1", (1, lambda x: x + 1)),
-           ("a replacement that fails", (0, _failing_replacement))),
+           ("a replacement that fails (its error must reach the caller)", (0, _failing_replacement))),
     mistakes=(
         Mistake(_spliced_with(returns=False),
-                "the hook must return the replacement: a forward hook that returns None leaves the "
-                "output as it was."),
+                "nothing was spliced in while the loss ran: the hook must be on the module while the loss "
+                "is computed, and return the replacement (a forward hook that returns None leaves the "
+                "output as it was)."),
         Mistake(_spliced_with(remove=False),
                 "remove the hook when you are done (handle.remove(), in a finally): it stays on the "
                 "module, and every later forward pass is spliced too."),

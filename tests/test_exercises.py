@@ -195,4 +195,44 @@ def test_a_splice_without_finally_is_caught_when_the_replacement_fails(capsys):
 
     assert check(spliced_bits, exercises.SPLICED_BITS) is exercises.spliced_bits
     out = capsys.readouterr().out
-    assert "on the case 'a replacement that fails'" in out and "Remove it in a `finally:`" in out
+    assert "on the case 'a replacement that fails (its error must reach the caller)'" in out
+    assert "the hook stayed on the module. Remove it in a `finally:`" in out
+
+
+def test_a_step_that_returns_the_loss_tensor_is_named(capsys):
+    def training_step(model, optimizer, x):
+        x_recon, latents = model(x)
+        loss = torch.nn.functional.mse_loss(x_recon, x) + model.sparsity_loss(latents)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss  # notebook 03 compares the losses with numpy next
+
+    assert check(training_step, exercises.TRAINING_STEP) is exercises.training_step
+    assert "return loss.item()" in capsys.readouterr().out
+
+
+def test_an_attempt_that_changes_an_array_inside_its_matches_is_caught_and_spoils_nothing(capsys):
+    def selectivity(latents, sources, matches):
+        r = exercises.abs_corr(latents, sources)[matches.latent]
+        own = matches.abs_r
+        own -= np.where(np.eye(len(r), dtype=bool), -np.inf, r).max(axis=1)  # in place, inside matches
+        return own
+
+    stored = [arguments[2].abs_r.copy() for _, arguments in exercises.SELECTIVITY.cases]
+    assert check(selectivity, exercises.SELECTIVITY) is exercises.SELECTIVITY.reference
+    assert "changes its input 3 in place" in capsys.readouterr().out
+    for kept, (_, arguments) in zip(stored, exercises.SELECTIVITY.cases):
+        np.testing.assert_array_equal(kept, arguments[2].abs_r)
+
+
+def test_a_splice_that_swallows_the_error_gets_no_guess(capsys):
+    def spliced_bits(model, module, tokens, replace):
+        try:
+            return exercises.spliced_bits(model, module, tokens, replace)
+        except Exception as error:
+            print(error)
+
+    check(spliced_bits, exercises.SPLICED_BITS)
+    out = capsys.readouterr().out
+    assert "the spliced loss is None: did you forget `return`?" in out and "Likely mistake" not in out
