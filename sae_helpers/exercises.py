@@ -348,6 +348,9 @@ PEARSON_R = Exercise(
         Mistake(lambda a, b: np.mean((a - a.mean()) * (b - b.mean())) / (a.std(ddof=1) * b.std(ddof=1)),
                 "the covariance and the standard deviations use different denominators (n and n − 1): "
                 "use the same in both."),
+        Mistake(lambda a, b: np.cov(a, b)[0, 1] / (a.std() * b.std()),
+                "the covariance and the standard deviations use different denominators (np.cov divides by "
+                "n − 1, np.std by n): use the same in both."),
     ),
 )
 
@@ -427,6 +430,15 @@ def _summed_squares_loss(model, x):
     return ((x_recon - x) ** 2).sum() + model.sparsity_loss(latents)
 
 
+def _step_without_gradient(model, optimizer, x):
+    """backward before zero_grad: Adam steps with no gradient (as when backward is left out)."""
+    loss = _lecture_loss(model, x)
+    loss.backward()
+    optimizer.zero_grad()
+    optimizer.step()
+    return loss.item()
+
+
 def _unweighted_loss(model, x):
     x_recon, latents = model(x)
     return F.mse_loss(x_recon, x) + l1_penalty(latents)
@@ -446,6 +458,9 @@ TRAINING_STEP = Exercise(
                 "the loss is the MSE plus the model's sparsity_loss; you left the penalty out."),
         Mistake(_step_with(_summed_squares_loss),
                 "you summed the squared errors; the MSE averages them (F.mse_loss)."),
+        Mistake(_step_without_gradient,
+                "the parameters did not move: the optimiser stepped with no gradient. The order is "
+                "optimizer.zero_grad(), loss.backward(), optimizer.step()."),
         Mistake(_step_with(_unweighted_loss),
                 "the penalty is the model's sparsity_loss(latents), which multiplies the L1 penalty by "
                 "model.sparsity_weight; you left the weight out."),
