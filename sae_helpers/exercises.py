@@ -112,13 +112,21 @@ def _type_difference(expected, got, names=()):
     return None
 
 
+def _none_output(got, n_expected):
+    """-1 if `got` is None, k if its output k is None, else None."""
+    if got is None:
+        return -1
+    if isinstance(got, (tuple, list)) and n_expected > 1:
+        return next((k for k, part in enumerate(got) if part is None), None)
+    return None
+
+
 def _difference(expected, got, names=()):
     """None when `got` equals `expected` (tuples of arrays: shapes and values), else what differs."""
-    if got is None:
-        return "it returned None: did you forget `return`?"
-    if isinstance(got, (tuple, list)) and len(expected) > 1 and any(part is None for part in got):
-        k = next(k for k, part in enumerate(got) if part is None)
-        return f"{_output_name(k, len(expected), names)} is None: did you forget `return`?"
+    missing = _none_output(got, len(expected))
+    if missing is not None:
+        which = "it returned" if missing < 0 else _output_name(missing, len(expected), names) + " is"
+        return f"{which} None: did you forget `return`?"
     try:
         got = _as_outputs(got, len(expected))
     except (TypeError, ValueError) as error:
@@ -189,7 +197,8 @@ def _check(attempt, exercise):
             return reference
         if problem is not None:
             try:  # a recorded mistake that gives the same wrong values
-                outputs = _as_outputs(got, len(expected)) if wrong_value and "None" not in wrong_value else None
+                outputs = (_as_outputs(got, len(expected))
+                           if wrong_value and _none_output(got, len(expected)) is None else None)
             except (TypeError, ValueError):
                 outputs = None
             mistake = outputs and next((m for m in exercise.mistakes
@@ -496,6 +505,7 @@ BEST_LATENTS = Exercise(
     ),
 )
 
+
 def _greedy_latents(latents, sources):
     """Each source in turn takes its best latent not yet taken (a mistake)."""
     r, taken = abs_corr(latents, sources), []
@@ -528,6 +538,8 @@ def _moderate_pair(sources, seed):
     noise *= np.sqrt(len(z))
     return np.column_stack([0.495 * z[:, 0] + 0.25 * z[:, 1] + np.sqrt(1 - 0.495**2 - 0.25**2) * noise[:, 0],
                             0.698 * z[:, 0] + 0.501 * z[:, 1] + np.sqrt(1 - 0.698**2 - 0.501**2) * noise[:, 1]])
+
+
 ONE_TO_ONE_LATENTS = Exercise(
     reference=one_to_one_latents,
     cases=(("the lecture's sources, latents that follow them", (_latents_of(_LECTURE.sources, 1), _LECTURE.sources)),
@@ -559,6 +571,7 @@ ONE_TO_ONE_LATENTS = Exercise(
                 "and the second is left with noise. Maximise the total with linear_sum_assignment."),
     ),
 )
+
 
 def _top_two_gap(latents, sources, matches):
     """Each matched latent's largest |r| minus its second largest (a mistake)."""
