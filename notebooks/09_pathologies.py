@@ -747,7 +747,7 @@ for name, model_runs in absorbed.items():
     show(name, model_runs, ABSORPTION_SCORES + ("parents in prefix",))
 
 # %% [markdown]
-# The Matryoshka SAE puts more parents in its first 8 latents on every seed (6, 2 and 4 of 8,
+# The Matryoshka SAE puts more parents in its first 8 latents on each seed here (6, 2 and 4 of 8,
 # against 2, 0 and 1 in the plain SAE). On seeds 0 and 2, with 6 and 4 there, it absorbs less
 # (0.17 and 0.18 against 0.27 and 0.37); on seed 1 only 2 parents made it, and it absorbs a
 # little more (0.39 against 0.34).
