@@ -6,9 +6,12 @@
 # make lab   open the notebooks in JupyterLab
 # make sync  after editing notebooks/NN_topic.py: rewrite and re-execute its .ipynb twin
 #            (all notebooks, or one: make sync NB=notebooks/03_training.py)
-# make browser-test  run every notebook in JupyterLab in headless chromium (tests/browser)
+# make site  build the course as a static site in build/site (open build/site/index.html) from the
+#            stored notebooks, nothing re-executed: the learning path, every notebook, the glossary
+# make browser-test  run every notebook in JupyterLab in headless chromium, and open every page
+#            of the site there (tests/browser)
 # make colab-test    run every notebook and the unit tests with Colab's package versions (.venv-colab);
-#                    the claims across seeds (tests/test_claims_*) are make test's, under the pins
+#                    the claims across seeds (tests/test_claims_*) and the site are make test's, under the pins
 # make model rebuild notebook 08's corpus and retrain its character model (about 40 minutes on
 #            2 cores; both are committed, so the notebooks never need this)
 # make bench print the benchmark table, also written to build/benchmarks.json; runs in its own
@@ -30,18 +33,21 @@ model: install
 	$(BIN)/python -m tools.make_model corpus
 	$(BIN)/python -m tools.make_model train
 
-.PHONY: install model run test test-kernels browser-test colab-test lab sync bench clean
+.PHONY: install model run site test test-kernels browser-test colab-test lab sync bench clean
 
 install: $(VENV)/.installed
 
 # constraints.txt pins the exact versions behind the stored outputs (torch 2.13.0, CPU build)
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -r requirements.txt -e '.[test]'
+	$(BIN)/python -m pip install -q -c constraints.txt -r requirements.txt -e '.[test,site]'
 	touch $@
 
 run: install
 	$(BIN)/python -m tools.nbtools build $(NB)
+
+site: install
+	$(BIN)/python -m tools.site
 
 test: install
 	$(NBVAL) tests notebooks --ignore=tests/browser
@@ -66,7 +72,8 @@ $(COLAB_VENV)/.installed: tests/colab-versions.txt constraints.txt pyproject.tom
 colab-test: $(COLAB_VENV)/.installed
 	$(COLAB_VENV)/bin/python -m pip list 2>/dev/null | grep -E "^(ipywidgets|numpy|matplotlib|torch) "
 	$(COLAB_VENV)/bin/python -m tools.nbtools check $(NB)
-	$(COLAB_VENV)/bin/python -m pytest tests --ignore=tests/browser --ignore-glob='tests/test_claims_*'
+	$(COLAB_VENV)/bin/python -m pytest tests --ignore=tests/browser --ignore-glob='tests/test_claims_*' \
+		--ignore=tests/test_site.py
 
 lab: install
 	$(BIN)/jupyter lab notebooks

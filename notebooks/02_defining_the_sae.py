@@ -11,6 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/02_defining_the_sae.ipynb)
 #
+# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+#
 # In this notebook you will:
 #
 # - write the lecture's sparse autoencoder as a PyTorch module and read it line by line;

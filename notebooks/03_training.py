@@ -11,6 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/03_training.ipynb)
 #
+# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+#
 # In this notebook you will:
 #
 # - train the SAE of notebook 02 on the mixed data with the lecture's loop (Adam, 600 epochs);
@@ -45,7 +47,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn as nn
-from tqdm.auto import trange
 
 from sae_helpers import SparseAutoencoder, train_sae
 from sae_helpers.data import make_lecture_data
@@ -53,6 +54,7 @@ from sae_helpers.exercises import DECODER_WEIGHT_GRADIENT, TRAINING_STEP, check
 from sae_helpers.metrics import active_fraction, corr, fvu
 from sae_helpers.model import SAEBatch, decoder_norm_l1_penalty
 from sae_helpers.plots import plot_loss_curves, plot_losses
+from sae_helpers.progress import progress_bar
 from sae_helpers.widgets import training_explorer
 
 torch.manual_seed(0)
@@ -91,10 +93,9 @@ mse_fn = nn.MSELoss()
 # progress bar shows how far it got; the losses go into an array for the figures.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 losses = np.zeros((n_epochs, 2))  # columns: MSE, L1 penalty
 
-for epoch in trange(n_epochs, desc="training"):
+for epoch in progress_bar(range(n_epochs), "training", "epochs"):
     x_recon, latents = model(X)
     mse = mse_fn(x_recon, X)
     l1 = model.sparsity_loss(latents)

@@ -11,6 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/04_inspection.ipynb)
 #
+# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+#
 # The SAE of notebook 03 reconstructs the data well. Does it also find the two sources? In this
 # notebook you will:
 #

@@ -11,6 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/05_controls.ipynb)
 #
+# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+#
 # Notebook 04 ended with a warning: an untrained SAE's best latents correlate with the sources
 # about as well as a trained SAE's. Here we find out what training *does* change. You will:
 #
@@ -498,9 +500,11 @@ assert np.abs(r_relu[tiles, 0]).max() > 0.95 and (r_relu[tiles, 0] < -0.8).any()
 # One latent follows the sine over most of its range (r +1.00), with small jumps where the
 # square wave switches (figure). Another rises as the sine falls (r −0.84): in the figure it is
 # the one active near the sine's trough. One continuous source covered by several latents, each
-# for a range of its values, is what is called **feature splitting** (Bricken et al., 2023):
-# the extra latents cut one source into ranges; they are not extra sources. The remaining
-# latents are **mixed**: each follows both sources about equally (|r| 0.28 to 0.43 with each).
+# for a range of its values, is what we call **tiling**: the extra latents cut one source into
+# ranges; they are not extra sources. (It is not **feature splitting**, where Bricken et al.
+# (2023) see one latent of a small SAE split into several finer ones in a larger SAE.) The
+# remaining latents are **mixed**: each follows both sources about equally (|r| 0.28 to 0.43
+# with each).
 
 # %% [markdown]
 # How the picture changes with the activation and the penalty (6 seeds each, medians): ReLU

@@ -11,10 +11,15 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/06_superposition.ipynb)
 #
+# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+#
 # The lecture's toy has two dense sources in two dimensions: ICA's home ground. Language models
-# are thought to be different: they represent **more features than they have dimensions**, each
-# active only rarely (*superposition*). That is the regime SAEs are built for. In this notebook
-# you will:
+# are thought to be different, in two ways. By the **linear representation hypothesis**, a
+# network represents each feature as a direction in its activations. In **superposition**, it
+# packs in **more features than it has dimensions**, each active only rarely, along directions
+# that cannot all be orthogonal. A neuron then responds to several unrelated features (it is
+# **polysemantic**); an SAE is trained to find latents that each follow one (**monosemantic**).
+# That is the regime SAEs are built for. In this notebook you will:
 #
 # - generate 64 sparse sources along 64 directions squeezed into 32 dimensions;
 # - see why PCA and ICA cannot recover them, whatever they do;
@@ -324,7 +329,6 @@ assert torch.isclose(decoder_norm_l1_fn(latents, decoder_directions), decoder_no
 # about 2,000 steps. Three seeds each train side by side in one `SAEBatch`.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 seeds = [0, 1, 2]
 settings = {"n_epochs": 40, "lr": 3e-3, "batch_size": 1024}
 relu_sae = SAEBatch(32, 128, seeds=seeds, sparsity_weight=0.01, activation=F.relu, recipe=STANDARD)

@@ -11,6 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/07_toy_model_of_superposition.ipynb)
 #
+# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+#
 # In notebook 06 we put 64 sources into 32 dimensions ourselves. In a real network nobody
 # imposes the features: the network decides what to represent and how. Anthropic's *Toy Models
 # of Superposition* (Elhage et al. 2022) built the smallest network where this can be watched,
@@ -86,7 +88,10 @@ print(f"torch {torch.__version__}, numpy {np.__version__}")
 #     x' = ReLU(Wᵀ h + b)       (n,)   the reconstruction of the features
 #
 # Column i of W is the direction feature i is written to in the hidden space. Its length says
-# whether the model represents the feature at all (about 1) or dropped it (near 0). Several
+# whether the model represents the feature at all (about 1) or dropped it (near 0). Nothing acts
+# on h's coordinates one at a time (no activation between W and Wᵀ), so h has no **privileged
+# basis**: rotate it, and the model is the same. Its features can point anywhere, and only a
+# method that looks for directions, not for single coordinates, can find them. Several
 # models train side by side as *instances* (a leading axis of W), one per setting, as in
 # notebook 03's `SAEBatch`. The forward pass, written out:
 

@@ -11,6 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/08_language_model.ipynb)
 #
+# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+#
 # SAEs matter for what they find inside language models. The usual tutorials train one on
 # GPT-2 or Gemma and show dashboards of its latents, but nobody knows GPT-2's true features,
 # so nobody can say whether a dashboard is right. This notebook uses a language model whose
@@ -222,7 +224,8 @@ sae = SAEBatch(128, N_LATENTS, seeds=SEEDS, activation=TopK(K)).to(DEVICE, torch
 history = train_sae(sae, activations / scale, n_epochs=4, lr=2e-3, penalty="none", batch_size=512, seed=0)
 
 # %% [markdown]
-# The numbers practitioners read first. **L0** is k by construction. **FVU** (fraction of
+# The numbers practitioners read first. **L0** is at most k (some of the k largest may be 0).
+# **FVU** (fraction of
 # variance unexplained) on held-out characters. **Dead latents**: never active on the
 # 65,536 training characters. And the latent density: how often each latent fires.
 
@@ -395,7 +398,9 @@ dashboard(int(chosen.direction[comment]))
 # held-out ones), for each SAE seed, beside the same search over three other sets of
 # directions in the same residual stream:
 #
-# - the block's 512 **neurons** (its MLP's GELU outputs): the model's own basis;
+# - the block's 512 **neurons** (its MLP's GELU outputs): the model's own basis, a **privileged**
+#   one (the GELU acts on each neuron alone), but in superposition a neuron is expected to be
+#   **polysemantic**, to respond to several features;
 # - 256 **random** unit directions;
 # - the 128 **PCA** directions of the training activations.
 #
@@ -632,7 +637,7 @@ assert effects["control"][1] > effects["control"][0]
 # ## Explore
 #
 # Pick a seed and a latent (0 to 511) to see its dashboard and histogram on the held-out
-# characters.
+# characters. It opens on the first of seed 0's latents that fires on them.
 #
 # Tasks:
 #

@@ -11,6 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/09_pathologies.ipynb)
 #
+# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+#
 # People who train SAEs on real models spend much of their time on three failures:
 #
 # 1. **dead latents**: latents that never fire, so part of the dictionary is wasted;
@@ -26,7 +28,7 @@
 # - write the AuxK loss that keeps latents from dying (an exercise with a self-check);
 # - train SAEs with the recipe the field uses (pre-encoder bias, tied initialisation, unit-norm
 #   decoder, AuxK, input normalisation) and measure what each ingredient does, one at a time;
-# - see that MCC is blind to shrinkage, tell shrinkage from splitting, and compare ReLU, TopK
+# - see that MCC is blind to shrinkage, tell shrinkage from spreading, and compare ReLU, TopK
 #   and JumpReLU SAEs at equal sparsity, along their sparsity–fidelity frontiers;
 # - build a feature hierarchy, write the absorption score (a second exercise), and see how much
 #   a Matryoshka loss helps;
@@ -325,9 +327,9 @@ plt.show()
 #
 # AuxK is one ingredient of a recipe. The SAEs of Bricken et al. (2023, Anthropic) and Gao et
 # al. (2024, OpenAI), with the input normalisation of Anthropic's April 2024 update, differ
-# from the lecture's model in five ways.
-# Each is a field of `sae_helpers.model.Recipe`; `STANDARD` has them all, and
-# `STANDARD.without(name)` switches one off:
+# from the lecture's model in five ways. The first four are fields of
+# `sae_helpers.model.Recipe`; `STANDARD` has them all, and `STANDARD.without(name)` switches one
+# off; the fifth is a step on the data:
 #
 # 1. **pre-encoder bias** (`pre_encoder_bias`): the encoder sees x − b_dec, where b_dec is the
 #    decoder's bias, which `train_sae` starts at the data's mean. The latents then encode how

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from sae_helpers.checks import check_positive_int
+from sae_helpers.progress import progress_bar
 
 VOCAB_SIZE = 128  # ASCII
 PROPERTIES = ("string", "comment", "number", "name", "keyword", "indentation", "bracket")
@@ -283,7 +283,7 @@ def collect(model, module, tokens, batch_size=64, context=None, progress=True):
     try:
         with torch.no_grad():
             batches = list(_batches(model, tokens, batch_size, context))
-            for batch in tqdm(batches, desc="collecting", disable=not progress):
+            for batch in progress_bar(batches, "collecting", "batches", disable=not progress):
                 model(batch)
     finally:
         for handle in handles:

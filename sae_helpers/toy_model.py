@@ -14,10 +14,10 @@ an SAE trained on h should find. A feature the model drops has a column of lengt
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import trange
 
 from sae_helpers.checks import check_positive_int
 from sae_helpers.data import SparseSources
+from sae_helpers.progress import progress_bar
 
 REPRESENTED_NORM = 0.5  # a feature whose column of W is longer than this is represented
 
@@ -115,7 +115,7 @@ def train_toy_model(model, n_steps=5000, batch_size=1024, lr=1e-3, seed=0, progr
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     log = torch.zeros(n_steps, len(model.feature_probability))
-    for step in trange(n_steps, desc="training the toy model", disable=not progress):
+    for step in progress_bar(range(n_steps), "training the toy model", "steps", disable=not progress):
         x = model.sample(batch_size, generator)
         loss = importance_weighted_mse(x, model(x), model.importance)  # (K,)
         optimizer.zero_grad()

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import trange
 
 from sae_helpers.checks import check_matrix, check_positive_int
+from sae_helpers.progress import progress_bar
+
 
 @dataclass(frozen=True)
 class Penalty:
@@ -162,7 +163,7 @@ def train_sae(model, data, n_epochs=600, lr=7e-4, penalty="l1", batch_size=None,
     n_steps, step = n_epochs * n_batches, 0
     log = None  # (n_epochs, 2, *loss shape): mse and penalty, filled on the device
 
-    bar = trange(n_epochs, desc=f"training ({name})", disable=not progress)
+    bar = progress_bar(range(n_epochs), f"training ({name})", "epochs", disable=not progress)
     for epoch in bar:
         # full batch keeps the lecture's sample order; minibatches are reshuffled every epoch
         order = torch.randperm(n_samples, generator=shuffle).to(device) if n_batches > 1 else None

@@ -1,11 +1,15 @@
 """Explorers for the notebooks: ipywidgets `interactive`s built on the plot functions.
 
-Each builder returns the `interactive`, so a test can set a control's value and read
-`.result`. Sliders use `continuous_update=False`: the figure is redrawn (or the model
-retrained) when the slider is released, not on every pixel. Works on ipywidgets 7 (Colab's)
-and 8.
+Each builder returns an `Explorer` (an `interactive` saved with a picture of its first view), so
+a test can set a control's value and read `.result`. Sliders use `continuous_update=False`: the
+figure is redrawn (or the model retrained) when the slider is released, not on every pixel.
+Works on ipywidgets 7 (Colab's) and 8.
 """
 
+import base64
+import functools
+import html
+import io
 from dataclasses import replace
 
 import ipywidgets as widgets
@@ -13,13 +17,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
+from IPython.core.pylabtools import print_figure
 from IPython.display import display
+from IPython.utils.capture import capture_output
+from PIL import Image
 
 from sae_helpers.baselines import ica_dictionary, random_dictionary, recovery, sae_dictionary
 from sae_helpers.dashboards import latent_dashboard
 from sae_helpers.data import LECTURE_MIXING, make_lecture_data, make_sparse_sources
 from sae_helpers.model import LECTURE, STANDARD, SAEBatch, SparseAutoencoder, TopK
-from sae_helpers.metrics import active_fraction, best_cosines, dead_latents
+from sae_helpers.metrics import ACTIVE_THRESHOLD, active_fraction, best_cosines, dead_latents
 from sae_helpers.plots import (
     plot_activation_histogram,
     plot_best_latents,
@@ -35,13 +42,70 @@ from sae_helpers.toy_model import ToyModel, feature_superposition, train_toy_mod
 from sae_helpers.train import train_sae
 
 
-def _explorer(function, **controls):
-    """widgets.interactive(function, **controls) with its first result computed now, as
-    ipywidgets 8 does on creation; ipywidgets 7 would wait until it is displayed."""
-    explorer = widgets.interactive(function, **controls)
-    if explorer.result is None:
-        explorer.update()
-    return explorer
+class Explorer(widgets.interactive):
+    """`widgets.interactive(function, **controls)` with its first view drawn now (as ipywidgets 8
+    does on creation; ipywidgets 7 would wait until it is displayed) and kept as a picture.
+
+    A saved notebook keeps no widget, so a page rendered from it (GitHub, nbviewer, the course
+    site) would show the text "interactive(children=...". Its display therefore also holds
+    `static_view`, the first view as HTML with each figure as a PNG image, which such pages show
+    instead; JupyterLab, Colab and VS Code run the widget (ipympl's figures do the same). That is
+    ipywidgets 8's `_repr_mimebundle_`; ipywidgets 7 displays a widget through its own
+    `_ipython_display_`, without the picture.
+    """
+
+    def __init__(self, function, **controls):
+        self.static_view = self.caption = None
+        super().__init__(self._recording(function), **controls)
+        if self.result is None:
+            self.update()
+
+    def _recording(self, function):
+        """`function`, which also keeps what its first call shows as `static_view`."""
+
+        @functools.wraps(function)
+        def draw(**kwargs):
+            before = set(plt.get_fignums())
+            with capture_output(stdout=False, stderr=False) as shown:
+                result = function(**kwargs)
+            shown.show()
+            if self.static_view is None:
+                setting = ", ".join(f"{control.description or name} = {kwargs[name]}"
+                                    for name, control in zip(self.kwargs, self.kwargs_widgets))
+                self.caption = f"Explorer at its default setting ({setting}): run the notebook to move its controls."
+                figures = [plt.figure(number) for number in plt.get_fignums() if number not in before]
+                self.static_view = "".join([f"<p><em>{html.escape(self.caption)}</em></p>\n",
+                                            *map(_output_html, shown.outputs), *map(_figure_html, figures)])
+            return result
+
+        return draw
+
+    def _repr_mimebundle_(self, **kwargs):
+        return {"text/plain": self.caption, "text/html": self.static_view,
+                "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
+                                                             "model_id": self.model_id}}
+
+
+def _png_html(png):
+    return f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="the explorer\'s figure">'
+
+
+def _figure_html(figure):
+    """The figure as an <img>, drawn as the inline backend draws it, in at most 64 colours
+    (a third of the bytes; plots have few colours)."""
+    image = Image.open(io.BytesIO(print_figure(figure, "png"))).convert("RGB").quantize(64)
+    png = io.BytesIO()
+    image.save(png, format="png", optimize=True)
+    return _png_html(png.getvalue())
+
+
+def _output_html(output):
+    """One output a view displayed (an IPython RichOutput), as HTML."""
+    if "text/html" in output.data:
+        return output.data["text/html"]
+    if "image/png" in output.data:
+        return _png_html(output.data["image/png"])
+    return f"<pre>{html.escape(output.data['text/plain'])}</pre>"
 
 
 def _slider(value, low, high, step, description):
@@ -61,7 +125,7 @@ def mixing_explorer():
         plot_mixing_overview(mixed.sources, mixed.data)
         return mixed
 
-    return _explorer(
+    return Explorer(
         redraw,
         a11=_slider(a11, -1, 1.5, 0.05, "a11"),
         a12=_slider(a12, -1, 1.5, 0.05, "a12"),
@@ -88,7 +152,7 @@ def training_explorer(mixed, n_epochs=600, seed=0):
         plot_best_latents(latents, mixed.sources, ax=axs[2])
         return history
 
-    return _explorer(
+    return Explorer(
         retrain,
         sparsity_weight=widgets.FloatLogSlider(value=1.0, base=10, min=-3, max=1, step=0.25,
                                                description="sparsity", continuous_update=False),
@@ -127,7 +191,7 @@ def superposition_explorer(n_samples=10_000, n_epochs=60, seed=0):
     def retrain(p, n_sources, d, sparsity_weight):
         return superposition_recovery(p, n_sources, d, sparsity_weight, n_samples, n_epochs, seed)
 
-    return _explorer(
+    return Explorer(
         retrain,
         p=widgets.FloatLogSlider(value=0.03, base=10, min=-2.5, max=-0.5, step=0.125,
                                  description="p", continuous_update=False),
@@ -173,7 +237,7 @@ def toy_model_explorer(n_steps=1500, seed=0):
     def retrain(p, importance_decay):
         return toy_model_recovery(p, importance_decay, n_steps=n_steps, seed=seed)
 
-    return _explorer(
+    return Explorer(
         retrain,
         p=widgets.FloatLogSlider(value=0.03, base=10, min=-2.5, max=0, step=0.125, description="p",
                                  continuous_update=False),
@@ -207,7 +271,7 @@ def dead_latents_explorer(n_epochs=25, seed=0):
     def retrain(n_latents, k, auxk):
         return dead_latents_recovery(n_latents, k, auxk, n_epochs, seed)
 
-    return _explorer(
+    return Explorer(
         retrain,
         n_latents=widgets.IntSlider(value=64, min=16, max=192, step=16, description="latents",
                                     continuous_update=False),
@@ -220,8 +284,10 @@ def latent_explorer(sae, latents, tokens, properties, model, scale=1.0, window=N
     """Pick an SAE seed (instance) and a latent; shows its dashboard and activation histogram.
     latents (n_instances, n, n_latents) on the characters `tokens` (n,) with ground truth
     `properties` (n, 7); `scale` multiplies the decoder directions back into the residual
-    stream's units; `window` as in `latent_dashboard`. `.result` is the dashboard (IPython HTML)."""
+    stream's units; `window` as in `latent_dashboard`. `.result` is the dashboard (IPython HTML).
+    It opens on the first of seed 0's latents that fires on these characters, not on a dead one."""
     latents = torch.as_tensor(latents)
+    alive = (latents[0] > ACTIVE_THRESHOLD).any(dim=0).nonzero().flatten().tolist()
 
     def show(instance, latent):
         dashboard = latent_dashboard(latent, latents[instance, :, latent], tokens, properties, model,
@@ -230,9 +296,10 @@ def latent_explorer(sae, latents, tokens, properties, model, scale=1.0, window=N
         plot_activation_histogram(latents[instance, :, latent], latent)
         return dashboard
 
-    return _explorer(
+    return Explorer(
         show,
         instance=widgets.Dropdown(options=list(range(latents.shape[0])), value=0, description="SAE"),
-        latent=widgets.IntSlider(value=0, min=0, max=latents.shape[2] - 1, description="latent",
+        latent=widgets.IntSlider(value=alive[0] if alive else 0, min=0, max=latents.shape[2] - 1,
+                                 description="latent",
                                  continuous_update=False),
     )

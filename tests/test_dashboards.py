@@ -60,8 +60,9 @@ def test_latent_explorer_shows_the_chosen_latent():
     properties[:, 0] = True
     sae = SAEBatch(16, 8, seeds=[0, 1], activation=TopK(2)).double()
     latents = torch.rand(2, len(tokens), 8, dtype=torch.float64)
+    latents[0, :, :3] = 0  # dead in seed 0: the explorer opens on latent 3
     explorer = latent_explorer(sae, latents, tokens, properties, model)
-    assert "Latent 0:" in explorer.result.data
+    assert "Latent 3:" in explorer.result.data
     explorer.children[1].value = 5
     explorer.children[0].value = 1
     expected = f"Latent 5: fires on {(latents[1, :, 5] > 1e-3).double().mean():.2%}"

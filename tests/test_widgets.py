@@ -1,12 +1,23 @@
+import base64
+import io
+import re
+
+import ipywidgets
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.core.pylabtools import print_figure
+from IPython.display import HTML, display
+from PIL import Image
 
 from sae_helpers import SparseAutoencoder, match_latents, train_sae
 from sae_helpers.baselines import random_dictionary, recovery
 from sae_helpers.data import make_lecture_data, make_sparse_sources
+from sae_helpers.plots import plot_mixing_overview
 from sae_helpers.widgets import (
+    Explorer,
     dead_latents_explorer,
     dead_latents_recovery,
     mixing_explorer,
@@ -46,6 +57,52 @@ def test_mixing_explorer_answers(a11, a12, a21, a22, check):
 
 def test_mixing_explorer_sliders_do_not_redraw_while_dragging():
     assert all(not w.continuous_update for w in mixing_explorer().children if hasattr(w, "continuous_update"))
+
+
+def saved_images(explorer):
+    """The images in the explorer's saved form (what a rendered page shows), decoded."""
+    found = re.findall(r'<img src="data:image/png;base64,([^"]+)"', explorer._repr_mimebundle_()["text/html"])
+    return [Image.open(io.BytesIO(base64.b64decode(png))) for png in found]
+
+
+def test_an_explorer_is_saved_with_a_picture_of_its_default_view():
+    explorer = mixing_explorer()
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id
+    assert bundle["text/plain"].startswith("Explorer at its default setting (a11 = 1.0, a12 = 0.4, a21 = 0.6, a22 = 1.0)")
+    plot_mixing_overview(explorer.result.sources, explorer.result.data)
+    drawn = Image.open(io.BytesIO(print_figure(plt.gcf(), "png")))
+    plt.close("all")
+    (saved,) = saved_images(explorer)
+    assert saved.size == drawn.size
+    # the same picture, in 64 colours: each pixel within a few levels of the drawing
+    difference = np.abs(np.asarray(saved.convert("RGB"), dtype=int) - np.asarray(drawn.convert("RGB"), dtype=int))
+    assert np.median(difference) == 0 and np.percentile(difference, 99) < 40
+    control(explorer, "a12").value = 0.0
+    assert explorer.result.mixing[0, 1] == 0
+    assert bundle == explorer._repr_mimebundle_(), "the saved view is the default one"
+
+
+@pytest.fixture
+def shell():
+    """An IPython shell, so that display() inside a view is captured as in a notebook."""
+    yield InteractiveShell.instance()
+    InteractiveShell.clear_instance()
+
+
+def test_an_explorers_picture_holds_what_its_view_displays_then_draws(shell):
+    def view(n):
+        display(HTML(f"<b>n = {n}</b>"))
+        plt.figure()
+        plt.plot(range(n))
+        return n
+
+    plt.figure()  # open before the explorer: not part of its view
+    explorer = Explorer(view, n=ipywidgets.IntSlider(value=3, description="n"))
+    saved = explorer._repr_mimebundle_()["text/html"]
+    assert saved.index("<b>n = 3</b>") < saved.index("<img")
+    assert len(saved_images(explorer)) == 1
+    plt.close("all")
 
 
 @pytest.fixture(scope="module")

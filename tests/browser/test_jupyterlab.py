@@ -21,14 +21,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tools.nbtools import exercises, read_source
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SCREENSHOTS = ROOT / "build" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # the slowest notebook runs in about a minute headless; the first kernel of a fresh server was
 # once seen to need minutes to start running
 RUN_TIMEOUT_S = 600
@@ -100,22 +98,8 @@ def lab(tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no browser at {CHROMIUM}: install Debian's chromium (make browser-test does, as root)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        yield browser
-        browser.close()
-
-
 def expected_figures(notebook):
-    """Figures (PNG outputs) stored in the notebook; explorer cells store none (widget views)."""
+    """Figures (PNG outputs) stored in the notebook; an explorer's picture is inside its HTML."""
     nb = nbformat.read(notebook, as_version=4)
     return sum("image/png" in output.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
                for output in cell.outputs)
@@ -157,7 +141,7 @@ def run_all(page, notebook):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_and_its_explorers_answer_in_jupyterlab(notebook, lab, browser):
+def test_notebook_runs_and_its_explorers_answer_in_jupyterlab(notebook, lab, browser, screenshots):
     url, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(30_000)
@@ -188,20 +172,18 @@ def test_notebook_runs_and_its_explorers_answer_in_jupyterlab(notebook, lab, bro
                      and explorer.locator("img").first.get_attribute("src") != before,
                      REDRAW_TIMEOUT_S, f"explorer {i} of {notebook.name} to redraw after its slider moved")
             page.wait_for_timeout(500)  # let the new image decode before the screenshot
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         # the screenshot shows the last explorer, else the last figure, else the last cell
         shown = next(loc for loc in [explorers, images, page.locator(".jp-Cell")] if loc.count())
         shown.last.scroll_into_view_if_needed()
-        page.screenshot(path=SCREENSHOTS / f"{notebook.stem}.png")
+        page.screenshot(path=screenshots / f"{notebook.stem}.png")
     except Exception:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / f"{notebook.stem}-failure.png")
+        page.screenshot(path=screenshots / f"{notebook.stem}-failure.png")
         raise
     finally:
         page.close()
 
 
-def test_a_learner_solves_an_exercise_in_jupyterlab(lab, browser):
+def test_a_learner_solves_an_exercise_in_jupyterlab(lab, browser, screenshots):
     url, token = lab
     notebook = next(n for n in NOTEBOOKS if n.stem == "02_defining_the_sae")
     solution = next(code for _, code in exercises(read_source(notebook.with_suffix(".py")))
@@ -222,8 +204,7 @@ def test_a_learner_solves_an_exercise_in_jupyterlab(lab, browser):
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         assert errors.count() == 0, f"error or stderr output: {errors.all_inner_texts()[:3]}"
     except Exception:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / "exercise-failure.png")
+        page.screenshot(path=screenshots / "exercise-failure.png")
         raise
     finally:
         page.close()
