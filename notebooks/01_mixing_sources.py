@@ -11,7 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/01_mixing_sources.ipynb)
 #
-# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+# Part 1 of the course (01-05): the lecture, reproduced and checked, on a dense toy with two
+# sources. Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
 #
 # A sparse autoencoder (SAE) tries to recover hidden causes from what we can measure. To judge
 # whether it succeeds we need data whose hidden causes we know. In this notebook you will:

@@ -11,7 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/03_training.ipynb)
 #
-# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+# Part 1 of the course (01-05): the lecture, reproduced and checked, on a dense toy with two
+# sources. Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
 #
 # In this notebook you will:
 #
@@ -109,7 +110,7 @@ for epoch in progress_bar(range(n_epochs), "training", "epochs"):
 
 # %% [markdown]
 # The lecture printed a report every 47 epochs while training; here it is from the log.
-# The MSE falls nearly a hundredfold. The L1 penalty, after a small dip, grows for about 200
+# The MSE falls about ninetyfold. The L1 penalty, after a small dip, grows for about 200
 # epochs (the latents grow to carry the signal), then shrinks back to about where it started.
 
 # %%
@@ -553,8 +554,8 @@ training_explorer(lecture, n_epochs=n_epochs)
 # - `sae_helpers.train_sae` is the loop of this notebook: the same losses, bit for bit.
 # - `loss.backward()` is the chain rule; written out by hand it gives the same gradients (you
 #   wrote the decoder's, and one training step).
-# - The plain L1 penalty can be lowered by rescaling: latents shrink, decoder columns grow. Over
-#   3000 epochs it falls almost fourfold while the scale-free cost falls by about a tenth.
+# - The plain L1 penalty can be lowered by rescaling: latents shrink, decoder columns grow. From
+#   epoch 600 to 3000 it falls almost fourfold while the scale-free cost falls by about a tenth.
 #   Unit-norm decoder columns or the decoder-norm L1 close that loophole.
 # - The decorrelation penalty costs reconstruction and shrinks the latents, for every one of 5
 #   seeds: covariances fall by more than half, correlations by about a tenth (median).

@@ -11,7 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/04_inspection.ipynb)
 #
-# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+# Part 1 of the course (01-05): the lecture, reproduced and checked, on a dense toy with two
+# sources. Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
 #
 # The SAE of notebook 03 reconstructs the data well. Does it also find the two sources? In this
 # notebook you will:
@@ -253,8 +254,8 @@ for name, (r1, r2) in rows.items():
 
 # %% [markdown]
 # The answer: about as high. The untrained SAE scores almost as high as the trained one. With
-# 2-D data, 20 random directions almost surely include one close to each unmixing direction,
-# and picking the best of 20 finds it. So "the best latent correlates at 0.99" does not show that training did anything;
+# 2-D data, 20 random directions often include one close to each unmixing direction, and
+# picking the best of 20 finds it (notebook 05 counts how often, over 100 untrained SAEs). So "the best latent correlates at 0.99" does not show that training did anything;
 # the raw mixed variables, by contrast, are a clearly weaker match for source 1.
 
 # %%

@@ -11,7 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/05_controls.ipynb)
 #
-# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+# Part 1 of the course (01-05): the lecture, reproduced and checked, on a dense toy with two
+# sources. Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
 #
 # Notebook 04 ended with a warning: an untrained SAE's best latents correlate with the sources
 # about as well as a trained SAE's. Here we find out what training *does* change. You will:

@@ -11,7 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/06_superposition.ipynb)
 #
-# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+# Part 2 of the course (06-09): SAEs as the field trains and uses them. Terms and scores are
+# defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
 #
 # The lecture's toy has two dense sources in two dimensions: ICA's home ground. Language models
 # are thought to be different, in two ways. By the **linear representation hypothesis**, a
@@ -476,10 +477,14 @@ assert sparse_row["FVU"] < table["TopK SAE"]["FVU"]
 # %% [markdown]
 # It recovers the sources as well as the SAEs, with codes closer to the true L0 (1.7 against
 # the truth's 1.28 and TopK's 2.4) and a better reconstruction (FVU 0.010 against 0.054). So what
-# does an SAE add? Speed where it matters for interpretability, on every new sample: sparse
-# coding solves an optimisation (a lasso) for each sample's code, while the SAE's encoder is
-# *amortised* sparse coding: it learned once a function that gives the code with one matrix
-# product and a ReLU or TopK. Codes per second for both, for the same 5,000 samples (timings
+# does an SAE add? An encoder. Sparse coding solves an optimisation (a lasso) for each sample's
+# code, while the SAE's encoder is *amortised* sparse coding: it learned once a function that
+# gives the code with one matrix product and a ReLU or TopK. That function can be spliced into
+# the network it reads (notebook 08 does), and it is fast on the millions of new samples an
+# interpretability study codes. It costs reconstruction: part of the gap in FVU and L0
+# above is what O'Neill et al. (2024) call the *amortisation gap*, an encoder's codes against
+# the best codes for the same directions (the rest is that the two learned different
+# directions). Codes per second for both, for the same 5,000 samples (timings
 # depend on the machine, so only the assert is checked; the two run in different libraries and
 # precisions, so read the ratio as an order of magnitude):
 

@@ -11,7 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/07_toy_model_of_superposition.ipynb)
 #
-# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+# Part 2 of the course (06-09): SAEs as the field trains and uses them. Terms and scores are
+# defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
 #
 # In notebook 06 we put 64 sources into 32 dimensions ourselves. In a real network nobody
 # imposes the features: the network decides what to represent and how. Anthropic's *Toy Models
@@ -204,9 +205,9 @@ with torch.no_grad():
 # - **p = 0.3:** 4 features as two **antipodal pairs** (cos −1) at right angles. Two features on
 #   opposite sides of one line do not interfere through the ReLU when only one is present: the
 #   other reads a negative value, which the ReLU cuts to 0. Which feature is dropped differs
-#   between copies (features 3, 2, 1 and 3): training does not always find the best
-#   arrangement, and the copy that drops feature 1, the second most important, ends with the
-#   highest loss of the four.
+#   between copies (features 3, 2, 1 and 3): from different starts, training settles in
+#   different arrangements, and the copy that drops feature 1, the second most important, ends
+#   with the highest loss of the four.
 # - **p = 0.03:** all 5 features, 72° apart (printed as 70): a **pentagon**. Rarely are two
 #   present at once, so the small interference costs less than dropping a feature.
 
@@ -357,7 +358,9 @@ for name, runs in results.items():
 # (about 0.74 for 80 random directions) because 80 directions in 10 dimensions leave no feature
 # far from one of them. PCA scores at its chance level (random 10). FastICA does better than
 # that, but with 10 directions for 38 features it cannot pass 10/38 = 0.26. Rows with a range
-# ran 3 seeds.
+# ran 3 seeds. Their FVU of 0.000 says nothing: a dictionary without an encoder gets its codes
+# by least squares, and 10 or more directions that span the 10-dimensional hidden layer
+# reconstruct it exactly whatever they are.
 #
 # Directions are not the whole story (notebook 06): the SAEs leave 7 % (TopK) and 14 % (ReLU)
 # of the variance unexplained, where sparse coding leaves about 1 %, and the ReLU SAE's codes are less
@@ -536,7 +539,9 @@ toy_model_explorer()
 # - PCA and FastICA, limited to 10 directions, can match at most 10 of the 38 features (MCC at
 #   most 0.26): PCA scores at chance, FastICA near that cap. Sparse dictionary learning finds
 #   all but one.
-# - Features the network dropped are invisible to any method that reads its hidden layer.
+# - Features the network dropped barely move its hidden layer (columns of length near 0), and
+#   the SAEs' best directions for them score no better than random ones: an SAE finds what
+#   the network represents, not every feature of its input.
 #
 # Next: [08 · An SAE on a language model](08_language_model.ipynb), a small transformer
 # trained on Python source, whose every character's truth we know; then

@@ -11,7 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/08_language_model.ipynb)
 #
-# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+# Part 2 of the course (06-09): SAEs as the field trains and uses them. Terms and scores are
+# defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
 #
 # SAEs matter for what they find inside language models. The usual tutorials train one on
 # GPT-2 or Gemma and show dashboards of its latents, but nobody knows GPT-2's true features,

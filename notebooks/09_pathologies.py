@@ -11,7 +11,8 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/sae-notebooks/sae-notebooks/blob/main/notebooks/09_pathologies.ipynb)
 #
-# Terms and scores are defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
+# Part 2 of the course (06-09): SAEs as the field trains and uses them. Terms and scores are
+# defined in the [glossary](https://github.com/sae-notebooks/sae-notebooks/blob/main/GLOSSARY.md).
 #
 # People who train SAEs on real models spend much of their time on three failures:
 #
