@@ -305,11 +305,13 @@ assert torch.equal(topk_fn(z, 2), TopK(2)(z))
 assert torch.isclose(decoder_norm_l1_fn(latents, decoder_directions), decoder_norm_l1_penalty(latents, decoder_directions))
 
 # %% [markdown]
-# **The recipe.** Notebooks 01-05 trained the lecture's model: PyTorch's default
-# initialisation and nothing more (`recipe=LECTURE`, the default). From here on every SAE is
-# built as Bricken et al. (2023) and Gao et al. (2024) build them, with `recipe=STANDARD`.
-# Each ingredient is a field of `sae_helpers.model.Recipe` that can be switched off, and
-# notebook 09 measures what each one does:
+# **The recipe.** Notebooks 01-05 trained the lecture's model (`recipe=LECTURE`, the default):
+# PyTorch's default initialisation, no pre-encoder bias, decoder columns free to change length
+# (03 fixed their length another way, by dividing in the forward pass). From here on every SAE
+# is built as Bricken et al. (2023, Anthropic) and Gao et al. (2024, OpenAI) build them, with
+# `recipe=STANDARD`. The first four ingredients are fields of `sae_helpers.model.Recipe` that
+# can be switched off, the fifth is a step on the data, and notebook 09 measures what each one
+# does:
 #
 # | ingredient | what it does | what it is for |
 # |---|---|---|
@@ -321,7 +323,8 @@ assert torch.isclose(decoder_norm_l1_fn(latents, decoder_directions), decoder_no
 #
 # We leave out the last one here: every method in this notebook, PCA to sparse coding, sees the
 # data as it is, so their codes and errors compare directly. With unit decoder norms the
-# decoder-norm penalty of Exercise 3 is the plain L1 penalty, λ Σⱼ |fⱼ|. Anthropic's April
+# decoder-norm penalty of Exercise 3 is the L1 penalty written per sample, λ Σⱼ |fⱼ| (the
+# lecture's mean |latent|, summed over the latents instead of averaged). Anthropic's April
 # 2024 update went the other way: it lets the decoder directions grow and shrink, and uses the
 # decoder-norm penalty so that they cannot dodge the L1 penalty; both keep a latent from buying
 # a smaller penalty with a longer direction.
@@ -637,7 +640,7 @@ superposition_explorer()
 # - In superposition (64 sparse sources in 32 dimensions) PCA and ICA are capped at half the
 #   sources: PCA reaches MCC 0.21, chance for 32 directions (0.22); FastICA 0.44, twice chance
 #   but below the 0.5 cap.
-# - ReLU SAEs with an L1 × decoder-norm penalty and TopK SAEs recover every source
+# - ReLU SAEs with an L1 × decoder-norm penalty and TopK SAEs recover the sources
 #   (MCC 0.998 to 0.999 on all three seeds) with sparse codes (L0 of 2.4 to 3; the truth has
 #   1.28).
 # - Sparse dictionary learning, the classical method, recovers the sources as well; an SAE's
