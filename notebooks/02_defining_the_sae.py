@@ -39,6 +39,14 @@ if "google.colab" in sys.modules:
 
 # %% [markdown]
 # Imports, the seed for PyTorch's random numbers (weights and the bunk input), and versions.
+#
+# <details><summary>Why the numbers are the same on any computer</summary>
+#
+# CI re-executes this notebook and compares every printed number with the stored one (strict
+# nbval), under the numeric settings of `tools/numeric.env` (see the README). So every random
+# draw is seeded, numbers are printed only to the precision their spread across CPUs allows,
+# and each conclusion is an `assert` with a margin, which holds on any machine.
+# </details>
 
 # %%
 import numpy as np

@@ -42,6 +42,18 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # Imports, the seed (it fixes the model's random initial weights) and versions. Notebook 02 wrote
 # the model inline; from here on it comes from `sae_helpers`.
+#
+# <details><summary>Why the numbers are the same on any computer</summary>
+#
+# CI re-executes this notebook and compares every printed number with the stored one (strict
+# nbval), under the numeric settings of `tools/numeric.env` (see the README). So every random
+# draw is seeded, numbers are printed only to the precision their spread across CPUs allows,
+# and each conclusion is an `assert` with a margin, which holds on any machine.
+#
+# The longer runs in "A longer run" train in float64: over 3000 full-batch epochs the rounding
+# differences of float32 between CPUs grow into the printed digits (notebook 05 measured
+# this).
+# </details>
 
 # %%
 import matplotlib.pyplot as plt
@@ -332,10 +344,8 @@ assert growth > 1.5 and fewer_active <= 0
 # To compare them we need a measure that rescaling cannot change: the **scale-free cost**
 # Σⱼ |latentⱼ| · ‖columnⱼ‖, averaged over samples (how far the latents move the reconstruction,
 # which is exactly the decoder-norm L1 penalty without its weight). Halve a latent and double
-# its column, and the cost stays the same while the plain L1 halves.
-#
-# All three train in float64: over 3000 full-batch epochs, the rounding differences of float32
-# between CPUs grow into differences in the printed digits (notebook 05 measured this).
+# its column, and the cost stays the same while the plain L1 halves. (All three train in
+# float64: see the note at the top.)
 
 # %%
 class UnitNormSAE(SparseAutoencoder):

@@ -41,6 +41,20 @@ if "google.colab" in sys.modules:
 
 # %% [markdown]
 # Imports, seed and versions.
+#
+# <details><summary>Why the numbers are the same on any computer</summary>
+#
+# CI re-executes this notebook and compares every printed number with the stored one (strict
+# nbval), under the numeric settings of `tools/numeric.env` (see the README). So every random
+# draw is seeded, numbers are printed only to the precision their spread across CPUs allows,
+# and each conclusion is an `assert` with a margin, which holds on any machine.
+#
+# The SAEs compute in float64 (`.double()`). In float32, rounding that differs between CPUs
+# (vector instructions, order of summation) grows over 600 epochs until a few seeds match
+# another latent to a source: on two kernel paths of one machine the median selectivity came
+# out 0.863 and 0.875. In float64 every printed number is the same on each kernel path `make
+# test-kernels` tries.
+# </details>
 
 # %%
 import dataclasses
@@ -73,13 +87,8 @@ print(f"torch {torch.__version__}, numpy {np.__version__}, scikit-learn {sklearn
 #
 # The lecture's setup, 16 times: seeds 0 to 15, trained side by side in one `SAEBatch` (seed 0
 # starts where notebook 03's model started). The controls are 100 untrained SAEs, seeds 0 to
-# 99: the first 16 are the trained ones' own starting points.
-#
-# All SAEs here compute in float64 (`.double()`). In float32, rounding that differs between
-# CPUs (which vector instructions, which order of summation) grows over 600 epochs until a few
-# seeds end with a different latent matched to a source: on two kernel paths of one machine the
-# median selectivity below came out 0.863 and 0.875. In float64 every number printed below
-# comes out the same on each kernel path `make test-kernels` tries.
+# 99: the first 16 are the trained ones' own starting points. All of them compute in float64
+# (`.double()`; the note at the top says why).
 
 # %%
 lecture = make_lecture_data()

@@ -51,7 +51,18 @@ if "google.colab" in sys.modules:
 
 # %% [markdown]
 # Imports, seed and versions. The model and the SAEs run in float64, on the GPU where there is
-# one: float32 would change the printed digits from one CPU to another (see notebook 09).
+# one.
+#
+# <details><summary>Why the numbers are the same on any computer</summary>
+#
+# CI re-executes this notebook and compares every printed number with the stored one (strict
+# nbval), under the numeric settings of `tools/numeric.env` (see the README). So every random
+# draw is seeded, numbers are printed only to the precision their spread across CPUs allows,
+# and each conclusion is an `assert` with a margin, which holds on any machine.
+#
+# The model and the SAEs run in float64: float32 would change the printed digits from one CPU
+# to another.
+# </details>
 
 # %%
 import math

@@ -19,9 +19,9 @@ DEFINED = " ".join(re.sub(r"\s+", " ", term) for term in re.findall(r"\*\*(.+?)\
 FIELD_WORDS = ["linear representation hypothesis", "superposition", "polysemantic", "monosemantic",
                "privileged basis", "feature splitting", "tiling", "shrinkage", "dead latent", "absorption",
                "dictionary learning", "amortis", "control", "null", "probe", "dashboard"]
-# capitalised names that are not terms of the course: hardware, software, organisations, units
-NOT_TERMS = {"ASCII", "CDF", "CPU", "CPython", "GPT", "GPU", "IDLE", "LayerNorm", "MB", "MLP", "NaN", "OpenAI",
-             "PSF", "PyTorch", "SAELens", "TP"}
+# capitalised names that are not terms of the course: hardware, software, tooling, organisations, units
+NOT_TERMS = {"ASCII", "CDF", "CI", "CPU", "CPython", "GPT", "GPU", "IDLE", "LayerNorm", "MB", "MLP", "NaN", "OpenAI",
+             "PSF", "PyTorch", "README", "SAELens", "TP"}
 
 
 def prose(source):
