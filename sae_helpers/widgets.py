@@ -300,6 +300,5 @@ def latent_explorer(sae, latents, tokens, properties, model, scale=1.0, window=N
         show,
         instance=widgets.Dropdown(options=list(range(latents.shape[0])), value=0, description="SAE"),
         latent=widgets.IntSlider(value=alive[0] if alive else 0, min=0, max=latents.shape[2] - 1,
-                                 description="latent",
-                                 continuous_update=False),
+                                 description="latent", continuous_update=False),
     )

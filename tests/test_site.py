@@ -1,5 +1,5 @@
 """`make site` as files: it builds from the stored notebooks, each page has its Colab button, and
-every link between pages points at a page that exists. (tests/browser/test_site.py opens the
+every link between pages points at a page that exists. (tests/browser/test_site_pages.py opens the
 pages in a browser.)"""
 
 import re

@@ -17,11 +17,13 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 from playwright.sync_api import expect
 
+from tools.site import SITE
+
 ROOT = Path(__file__).resolve().parents[2]
-SITE = ROOT / "build" / "site"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PAGES = ["index.html", *(f"{nb.stem}.html" for nb in NOTEBOOKS), "GLOSSARY.html"]
 
@@ -64,7 +66,7 @@ def test_the_page_shows_what_ran(name, site, browser, screenshots):
 
         assert "interactive(children=" not in text and "Box(children=" not in text, "a widget shown as text"
         captions = content.get_by_text("Explorer at its default setting")
-        expect(captions).to_have_count(explorer_cells(name))
+        expect(captions).to_have_count(saved_explorers(name))
         for i in range(captions.count()):
             picture = captions.nth(i).locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')]//img")
             expect(picture.first, "the explorer's picture").to_be_visible()
@@ -90,12 +92,13 @@ def test_the_page_shows_what_ran(name, site, browser, screenshots):
         page.close()
 
 
-def explorer_cells(name):
-    """How many explorers the notebook behind page `name` displays (0 for the other pages)."""
-    source = ROOT / "notebooks" / name.replace(".html", ".py")
-    if not source.exists():
+def saved_explorers(name):
+    """How many explorers the stored notebook behind page `name` holds (0 for the other pages)."""
+    notebook = ROOT / "notebooks" / name.replace(".html", ".ipynb")
+    if not notebook.exists():
         return 0
-    return len(re.findall(r"^\w+_explorer\(", source.read_text(), flags=re.M))
+    return sum("application/vnd.jupyter.widget-view+json" in output.get("data", {})
+               for cell in nbformat.read(notebook, as_version=4).cells for output in cell.get("outputs", []))
 
 
 def test_every_page_is_in_the_navigation_in_course_order(site, browser):
