@@ -458,7 +458,7 @@ print(f"sparse coding: {(per_feature['sparse coding'][keep] > 0.95).sum()} of th
 # Every seed of both SAEs finds every represented feature (best |cos| above 0.95 for each; on
 # seeds 0–9, the test, above 0.9 for each, and above 0.95 on at least 9 of the 10 seeds of
 # each SAE); sparse coding finds all but one. The dropped features score within the range
-# that random directions reach on any feature: their columns have length near 0, so they
+# that random directions reach on any feature (on seeds 0–9 too): their columns have length near 0, so they
 # barely move h, and the direction of a column that short is whatever training left behind,
 # not a direction the network uses. An SAE finds what the network represents, not every
 # feature of its input.

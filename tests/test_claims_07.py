@@ -6,7 +6,7 @@ import pytest
 import torch.nn.functional as F
 
 from sae_helpers import train_sae
-from sae_helpers.baselines import sae_dictionary
+from sae_helpers.baselines import random_dictionary, sae_dictionary
 from sae_helpers.metrics import best_cosines
 from sae_helpers.model import LECTURE, STANDARD, SAEBatch, TopK
 from sae_helpers.toy_model import ToyModel, train_toy_model
@@ -22,12 +22,17 @@ def hidden():
     return toy.sources(2, n_samples=20_000, seed=1), toy.represented()[2].numpy()
 
 
+def feature_scores(hidden, sae, penalty):
+    """(seeds, 40): each feature's best |cos| with each seed's trained SAE."""
+    sources, _ = hidden
+    train_sae(sae, sources.data, n_epochs=30, lr=1e-2, penalty=penalty, batch_size=1024, progress=False)
+    return np.array([best_cosines(sources.directions, sae_dictionary(sae, sources.data, i).directions)
+                     for i in SEEDS])
+
+
 def lowest_scores(hidden, sae, penalty):
     """Per seed, the lowest best |cos| over the represented features, and how many are below 0.9."""
-    sources, keep = hidden
-    train_sae(sae, sources.data, n_epochs=30, lr=1e-2, penalty=penalty, batch_size=1024, progress=False)
-    scores = np.array([best_cosines(sources.directions[keep], sae_dictionary(sae, sources.data, i).directions)
-                       for i in SEEDS])
+    scores = feature_scores(hidden, sae, penalty)[:, hidden[1]]
     return scores.min(axis=1), (scores < 0.9).sum(axis=1)
 
 
@@ -37,6 +42,19 @@ def test_with_the_recipe_every_seed_finds_every_represented_feature(hidden, acti
     sae = SAEBatch(10, 80, seeds=SEEDS, sparsity_weight=weight, activation=activation, recipe=STANDARD)
     lowest, _ = lowest_scores(hidden, sae, penalty)
     assert (lowest > 0.9).all() and (lowest > 0.95).sum() >= 9, np.round(lowest, 3).tolist()
+
+
+@pytest.mark.parametrize("activation, penalty, weight", [(F.relu, "decoder_norm_l1", 0.03), (TopK(2), "none", 1.0)],
+                         ids=["relu", "topk"])
+def test_on_every_seed_the_dropped_features_score_no_better_than_random_directions(hidden, activation, penalty,
+                                                                                    weight):
+    sources, keep = hidden
+    assert not keep.all(), "the toy model drops features at p = 0.03"
+    sae = SAEBatch(10, 80, seeds=SEEDS, sparsity_weight=weight, activation=activation, recipe=STANDARD)
+    dropped = feature_scores(hidden, sae, penalty)[:, ~keep]
+    chance = max(best_cosines(sources.directions, random_dictionary(sources.data, 80, seed=s).directions).max()
+                 for s in SEEDS)
+    assert (dropped <= chance).all(), (np.round(dropped.max(axis=1), 3).tolist(), round(float(chance), 3))
 
 
 def test_the_lectures_topk_misses_features_on_6_of_10_seeds(hidden):
