@@ -299,8 +299,8 @@ decoder_norm_l1_fn = check(decoder_norm_l1, DECODER_NORM_L1)
 
 # %% [markdown]
 # On a small example: TopK with k = 2 keeps the two largest of four pre-activations (in the
-# second row both are negative and become 0), and the penalty weighs each |latent| by its
-# decoder row's norm (5 and 2 here). `sae_helpers` has the same two, `TopK(k)` and
+# second row both are negative and become 0), and the penalty weighs each |latent| by the norm
+# of its decoder direction (5 and 2 here). `sae_helpers` has the same two, `TopK(k)` and
 # `decoder_norm_l1_penalty`, which the SAEs below use; the asserts check that they agree.
 
 # %%

@@ -322,13 +322,15 @@ for before, after in zip(runs["TopK, 64 latents"], runs["TopK, 64 latents + AuxK
     assert after["MCC"] > before["MCC"] + 0.05
 
 # %% [markdown]
-# How often each latent fires (seed 0). Without AuxK a tail of latents sits at the bottom,
-# dead; with it every latent fires. (With k = 3 of 64 latents, the mean latent fires on
+# How often each latent fires, one panel per seed. Without AuxK a tail of latents sits at the
+# bottom, dead; with it every latent fires. (With k = 3 of 64 latents, the mean latent fires on
 # 3/64 ≈ 5 % of samples.)
 
 # %%
-plot_latent_density({name: active_fraction(model_runs[0]["latents"]) for name, model_runs in runs.items()},
-                    title="How often each latent fires (seed 0)")
+fig, axs = plt.subplots(1, 3, figsize=(12, 3), layout="constrained", sharey=True)
+for seed, ax in enumerate(axs):
+    plot_latent_density({name: active_fraction(model_runs[seed]["latents"]) for name, model_runs in runs.items()},
+                        ax=ax, title=f"Seed {seed}")
 plt.show()
 
 # %% [markdown]
@@ -574,16 +576,19 @@ for weak, strong, topk_2, relu_2 in zip(jump_runs[0.001], jump_runs[0.01], topk_
     assert weak["L0"] < topk_2["L0"] + 0.2 and weak["FVU"] < 0.7 * topk_2["FVU"] and weak["FVU"] < relu_2["FVU"] / 4
 
 # %% [markdown]
-# Where the shrinkage comes from (seed 0, weight 0.01 for both, though the penalties differ and
-# so does L0, about 4 and 1.1; 400 single-source samples each): what the matched latent
-# reports (its value times its decoder norm) against the truth.
+# Where the shrinkage comes from (weight 0.01 for both, though the penalties differ and so does
+# L0, about 4 and 1.1; 200 single-source samples each), one panel per seed: what the matched
+# latent reports (its value times its decoder norm) against the truth.
 
 # %%
-points = {}
-for name, run in [("ReLU + L1, 0.01", relu_runs[0.01][0]), ("JumpReLU + L0, 0.01", jump_runs[0.01][0])]:
-    magnitudes = single_source_magnitudes(run["latents"], run["directions"], sources.activations, run["matched"])
-    points[name] = (magnitudes.true[:400], magnitudes.reported[:400])
-plot_magnitudes(points, title="Single-source samples, seed 0")
+fig, axs = plt.subplots(1, 3, figsize=(12, 3.5), layout="constrained", sharey=True)
+for seed, ax in enumerate(axs):
+    points = {}
+    for name, method_runs in [("ReLU + L1, 0.01", relu_runs[0.01]), ("JumpReLU + L0, 0.01", jump_runs[0.01])]:
+        run = method_runs[seed]
+        magnitudes = single_source_magnitudes(run["latents"], run["directions"], sources.activations, run["matched"])
+        points[name] = (magnitudes.true[:200], magnitudes.reported[:200])
+    plot_magnitudes(points, ax=ax, title=f"Single-source samples, seed {seed}")
 plt.show()
 
 # %% [markdown]

@@ -34,7 +34,7 @@ def check_matrix(x, name="data", n_cols=None):
         raise ValueError(f"{name} must hold real numbers; got dtype {x.dtype}")
     shape = tuple(x.shape)
     if len(shape) != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {shape}")
+        raise ValueError(f"{name} must be 2-D (n_samples, d); got shape {shape}")
     if 0 in shape:
         raise ValueError(f"{name} is empty: shape {shape}")
     if n_cols is not None and shape[1] != n_cols:

@@ -65,6 +65,18 @@ def promoted_characters(model, direction, n=8):
     return [(chr(i), float(logits[i])) for i in shown[:n]], [(chr(i), float(logits[i])) for i in shown[::-1][:n]]
 
 
+def truth_shares(activations, properties):
+    """Where one latent fires (activations (n,) > ACTIVE_THRESHOLD): the fraction of the n
+    characters it fires on, and the fraction of those that have each property ((7,), NaN where
+    it never fires); `properties` (n, 7) bool, the characters' ground truth."""
+    fires = as_numpy(activations) > ACTIVE_THRESHOLD
+    properties = as_numpy(properties)
+    if len(fires) != len(properties):
+        raise ValueError(f"activations and properties must cover the same characters; got {len(fires)} and {len(properties)}")
+    shares = properties[fires].mean(axis=0) if fires.any() else np.full(properties.shape[1], np.nan)
+    return float(fires.mean()), shares
+
+
 def latent_dashboard(latent, activations, tokens, properties, model, direction, n_contexts=8, window=None):
     """HTML dashboard of one latent. activations (n,) its values on the characters `tokens` (n,),
     whose ground truth is `properties` (n, 7) bool; `direction` (d_model,) its decoder direction.
@@ -72,10 +84,9 @@ def latent_dashboard(latent, activations, tokens, properties, model, direction, 
     its window's edges (text beyond them is not what the model saw)."""
     activations = as_numpy(activations)
     tokens = torch.as_tensor(tokens).cpu()
-    fires = activations > ACTIVE_THRESHOLD
-    parts = [f"<h4>Latent {latent}: fires on {fires.mean():.2%} of {len(activations):,} characters</h4>"]
-    if fires.any():
-        shares = np.asarray(properties)[fires].mean(axis=0)
+    fraction, shares = truth_shares(activations, properties)
+    parts = [f"<h4>Latent {latent}: fires on {fraction:.2%} of {len(activations):,} characters</h4>"]
+    if fraction > 0:
         parts.append("<p>Where it fires, the characters are: " + ", ".join(
             f"<b>{name}</b> {share:.0%}" for name, share in zip(PROPERTIES, shares)) + "</p>")
         top = activations.max()

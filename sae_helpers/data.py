@@ -19,7 +19,7 @@ import torch
 
 from sae_helpers.checks import check_matrix, check_positive_int
 
-LECTURE_MIXING = ((1.0, 0.4), (0.6, 1.0))  # the lecture's mixing matrix, (n_sources, n_features)
+LECTURE_MIXING = ((1.0, 0.4), (0.6, 1.0))  # the lecture's mixing matrix, (n_sources, d)
 
 
 def normalise_inputs(data):
@@ -41,8 +41,8 @@ class MixedSources:
 
     t: np.ndarray  # (n_samples,) time axis
     sources: np.ndarray  # (n_samples, n_sources) the latent sources (ground truth)
-    mixing: np.ndarray  # (n_sources, n_features) row i: the direction source i writes to
-    data: np.ndarray  # (n_samples, n_features) observed variables, sources @ mixing
+    mixing: np.ndarray  # (n_sources, d) row i: the direction source i writes to
+    data: np.ndarray  # (n_samples, d) observed variables, sources @ mixing
 
 
 def lecture_sources(n_samples=3000):
@@ -58,7 +58,7 @@ def lecture_sources(n_samples=3000):
 
 
 def mix(sources, mixing):
-    """Observed data = sources @ mixing: (n_samples, n_sources) @ (n_sources, n_features)."""
+    """Observed data = sources @ mixing: (n_samples, n_sources) @ (n_sources, d)."""
     sources = check_matrix(sources, "sources")
     mixing = check_matrix(mixing, "mixing")
     if mixing.shape[0] != sources.shape[1]:

@@ -13,10 +13,10 @@ Reconstruction is scored by the fraction of variance unexplained,
 
     FVU = sum (x - x_recon)^2 / sum (x - mean(x))^2,
 
-0 for a perfect reconstruction and 1 for always predicting the mean of each feature.
+0 for a perfect reconstruction and 1 for always predicting the mean of each input dimension.
 
 Dictionary recovery (superposition): with unit true directions t_i (n_sources) and learned
-directions u_j (decoder rows, or a baseline's components), C_ij = |cos(t_i, u_j)|, and
+directions u_j (an SAE's decoder directions, or a baseline's atoms), C_ij = |cos(t_i, u_j)|, and
 
     MCC  = (1 / n_sources) sum_i C_i,m(i)   m: one-to-one Hungarian matching maximising sum C;
                                               a source left unmatched (fewer u than t) counts 0
@@ -112,8 +112,8 @@ def _data_and_reconstruction(data, x_recon):
 
 
 def fvu(data, x_recon):
-    """Fraction of variance unexplained: data (n_samples, n_features) against x_recon of the
-    same shape, or (n_instances, n_samples, n_features) for an SAEBatch (one FVU each)."""
+    """Fraction of variance unexplained: data (n_samples, d) against x_recon of the
+    same shape, or (n_instances, n_samples, d) for an SAEBatch (one FVU each)."""
     data, x_recon = _data_and_reconstruction(data, x_recon)
     return ((x_recon - data) ** 2).sum(axis=(-2, -1)) / ((data - data.mean(axis=0)) ** 2).sum()
 

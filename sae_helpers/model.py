@@ -374,7 +374,7 @@ class _SAE(nn.Module):
 class SparseAutoencoder(_SAE):
     """Linear encoder, activation (GELU by default), linear decoder: the lecture's model.
 
-    `input_dim` features in, `hidden_dim` latents; `sparsity_weight` (>= 0) scales the
+    `input_dim` input dimensions, `hidden_dim` latents; `sparsity_weight` (>= 0) scales the
     penalties; `activation` is any function of the pre-activations, e.g. F.relu or TopK(3);
     `recipe` (LECTURE: none) adds the standard recipe's ingredients. Parameters are created
     encoder first, so the same torch seed gives the same model as the lecture's class.

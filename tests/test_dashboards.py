@@ -4,7 +4,9 @@ the latent explorer."""
 import numpy as np
 import torch
 
-from sae_helpers.dashboards import highlight, latent_dashboard, promoted_characters, top_contexts
+import pytest
+
+from sae_helpers.dashboards import highlight, latent_dashboard, promoted_characters, top_contexts, truth_shares
 from sae_helpers.language_model import CharTransformer, encode
 from sae_helpers.model import SAEBatch, TopK
 from sae_helpers.widgets import latent_explorer
@@ -51,6 +53,16 @@ def test_dashboard_truth_line_counts_the_firing_characters():
     assert "Latent 7: fires on 8.46% of 130 characters" in html
     assert "<b>comment</b> 91%" in html and "<b>string</b> 0%" in html
     assert "never fires" in latent_dashboard(7, np.zeros(len(tokens)), tokens, properties, model, torch.ones(16)).data
+
+
+def test_truth_shares_are_over_the_characters_a_latent_fires_on():
+    properties = np.array([[1, 0], [1, 1], [0, 1], [0, 0]], dtype=bool)
+    fraction, shares = truth_shares(torch.tensor([2.0, 0.5, 0.0, 1e-4]), properties)  # 1e-4: below ACTIVE_THRESHOLD
+    assert fraction == 0.5 and shares.tolist() == [1.0, 0.5]
+    fraction, shares = truth_shares(np.zeros(4), properties)
+    assert fraction == 0.0 and np.isnan(shares).all()
+    with pytest.raises(ValueError, match="same characters; got 3 and 4"):
+        truth_shares(np.ones(3), properties)
 
 
 def test_latent_explorer_shows_the_chosen_latent():
