@@ -55,7 +55,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from sae_helpers.data import LECTURE_MIXING, lecture_sources, make_lecture_data
-from sae_helpers.exercises import PEARSON_R, UNMIX, check
+from sae_helpers.exercises import check
+from sae_helpers.exercises.mixing_sources import PEARSON_R, UNMIX
 from sae_helpers.metrics import corr
 from sae_helpers.plots import plot_mixing_overview, plot_signals
 from sae_helpers.widgets import mixing_explorer

@@ -54,7 +54,8 @@ import torch
 import torch.nn as nn
 
 import sae_helpers
-from sae_helpers.exercises import DECORRELATION_PENALTY, L1_PENALTY, SAE_FORWARD, check
+from sae_helpers.exercises import check
+from sae_helpers.exercises.defining_the_sae import DECORRELATION_PENALTY, L1_PENALTY, SAE_FORWARD
 
 torch.manual_seed(0)
 print(f"torch {torch.__version__}, numpy {np.__version__}")

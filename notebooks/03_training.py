@@ -63,7 +63,8 @@ import torch.nn as nn
 
 from sae_helpers import SparseAutoencoder, train_sae
 from sae_helpers.data import make_lecture_data
-from sae_helpers.exercises import DECODER_WEIGHT_GRADIENT, TRAINING_STEP, check
+from sae_helpers.exercises import check
+from sae_helpers.exercises.training import DECODER_WEIGHT_GRADIENT, TRAINING_STEP
 from sae_helpers.metrics import active_fraction, corr, fvu
 from sae_helpers.model import SAEBatch, decoder_norm_l1_penalty
 from sae_helpers.plots import plot_loss_curves, plot_losses

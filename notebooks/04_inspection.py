@@ -59,7 +59,8 @@ from scipy.optimize import linear_sum_assignment
 
 from sae_helpers import SparseAutoencoder, match_latents, train_sae
 from sae_helpers.data import make_lecture_data
-from sae_helpers.exercises import BEST_LATENTS, ONE_TO_ONE_LATENTS, check
+from sae_helpers.exercises import check
+from sae_helpers.exercises.inspection import BEST_LATENTS, ONE_TO_ONE_LATENTS
 from sae_helpers.metrics import abs_corr
 from sae_helpers.plots import plot_histograms, plot_latent_corr, plot_signals
 

@@ -74,7 +74,8 @@ from sae_helpers.baselines import (
     sae_dictionary,
 )
 from sae_helpers.data import make_lecture_data
-from sae_helpers.exercises import ALIGNMENT, SELECTIVITY, check
+from sae_helpers.exercises import check
+from sae_helpers.exercises.controls import ALIGNMENT, SELECTIVITY
 from sae_helpers.metrics import abs_corr, active_fraction, corr
 from sae_helpers.model import SAEBatch
 from sae_helpers.plots import plot_distributions, plot_signals

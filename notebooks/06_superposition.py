@@ -80,7 +80,8 @@ from sae_helpers.baselines import (
     sparse_coding_dictionary,
 )
 from sae_helpers.data import make_sparse_sources
-from sae_helpers.exercises import DECODER_NORM_L1, MCC, TOPK, check
+from sae_helpers.exercises import check
+from sae_helpers.exercises.superposition import DECODER_NORM_L1, MCC, TOPK
 from sae_helpers.metrics import dead_latents
 from sae_helpers.model import STANDARD, SAEBatch, TopK, decoder_norm_l1_penalty
 from sae_helpers.plots import (

@@ -71,7 +71,8 @@ from sae_helpers.baselines import (
     sae_dictionary,
     sparse_coding_dictionary,
 )
-from sae_helpers.exercises import BEST_COSINES, IMPORTANCE_WEIGHTED_MSE, check
+from sae_helpers.exercises import check
+from sae_helpers.exercises.toy_model_of_superposition import BEST_COSINES, IMPORTANCE_WEIGHTED_MSE
 from sae_helpers.metrics import dead_latents
 from sae_helpers.model import LECTURE, STANDARD, SAEBatch, TopK
 from sae_helpers.plots import (

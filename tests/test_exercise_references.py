@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from scipy.stats import pearsonr
 from sklearn.metrics import f1_score
 
-from sae_helpers import SparseAutoencoder, exercises, train_sae
+from sae_helpers import SparseAutoencoder, train_sae
 from sae_helpers.data import make_lecture_data
+from sae_helpers.exercises import defining_the_sae, inspection, language_model, mixing_sources, superposition, training
 from sae_helpers.language_model import bits_per_char
 
 
@@ -27,25 +28,25 @@ def abs_r(latents, sources):
 
 
 def test_unmix_recovers_the_sources():
-    data, mixing = cases(exercises.UNMIX)[0]
-    np.testing.assert_allclose(exercises.unmix(data, mixing), make_lecture_data(n_samples=300).sources, atol=1e-10)
-    for data, mixing in cases(exercises.UNMIX):
-        np.testing.assert_allclose(exercises.unmix(data, mixing) @ mixing, data, atol=1e-10)
+    data, mixing = cases(mixing_sources.UNMIX)[0]
+    np.testing.assert_allclose(mixing_sources.unmix(data, mixing), make_lecture_data(n_samples=300).sources, atol=1e-10)
+    for data, mixing in cases(mixing_sources.UNMIX):
+        np.testing.assert_allclose(mixing_sources.unmix(data, mixing) @ mixing, data, atol=1e-10)
 
 
-@pytest.mark.parametrize("arguments", cases(exercises.PEARSON_R))
+@pytest.mark.parametrize("arguments", cases(mixing_sources.PEARSON_R))
 def test_pearson_r_is_scipys(arguments):
-    assert exercises.pearson_r(*arguments) == pytest.approx(pearsonr(*arguments)[0], abs=1e-12)
+    assert mixing_sources.pearson_r(*arguments) == pytest.approx(pearsonr(*arguments)[0], abs=1e-12)
 
 
-@pytest.mark.parametrize("arguments", cases(exercises.SAE_FORWARD))
+@pytest.mark.parametrize("arguments", cases(defining_the_sae.SAE_FORWARD))
 def test_sae_forward_is_the_lectures_model(arguments):
     x, W_enc, b_enc, W_dec, b_dec = arguments
     model = SparseAutoencoder(W_enc.shape[1], W_enc.shape[0])
     model.load_state_dict({"encoder.weight": W_enc, "encoder.bias": b_enc,
                            "decoder.weight": W_dec, "decoder.bias": b_dec})
     with torch.no_grad():
-        for ours, theirs in zip(exercises.sae_forward(*arguments), model(x)):
+        for ours, theirs in zip(defining_the_sae.sae_forward(*arguments), model(x)):
             torch.testing.assert_close(ours, theirs)
 
 
@@ -57,7 +58,7 @@ def test_training_step_is_an_epoch_of_the_packages_full_batch_trainer():
     data = make_lecture_data(n_samples=200).data
     stepped = fresh(1)
     optimizer = torch.optim.Adam(stepped.parameters(), lr=0.01)
-    losses = [exercises.training_step(stepped, optimizer, torch.tensor(data, dtype=torch.float32)) for _ in range(3)]
+    losses = [training.training_step(stepped, optimizer, torch.tensor(data, dtype=torch.float32)) for _ in range(3)]
     trained = fresh(1)
     history = train_sae(trained, data, n_epochs=3, lr=0.01, progress=False)
     np.testing.assert_allclose(losses, history.total, rtol=1e-6)
@@ -65,51 +66,51 @@ def test_training_step_is_an_epoch_of_the_packages_full_batch_trainer():
         torch.testing.assert_close(ours, theirs)
 
 
-@pytest.mark.parametrize("arguments", cases(exercises.DECODER_WEIGHT_GRADIENT))
+@pytest.mark.parametrize("arguments", cases(training.DECODER_WEIGHT_GRADIENT))
 def test_decoder_weight_gradient_is_autograds(arguments):
     d_recon, latents = arguments
     W_dec = torch.zeros(d_recon.shape[1], latents.shape[1], requires_grad=True)  # nn.Linear's (d, h)
     (F.linear(latents, W_dec) * d_recon).sum().backward()  # dL/dx_recon = d_recon, by the chain rule
-    torch.testing.assert_close(exercises.decoder_weight_gradient(d_recon, latents), W_dec.grad)
+    torch.testing.assert_close(training.decoder_weight_gradient(d_recon, latents), W_dec.grad)
 
 
-@pytest.mark.parametrize("arguments", cases(exercises.BEST_LATENTS))
+@pytest.mark.parametrize("arguments", cases(inspection.BEST_LATENTS))
 def test_best_latents_by_a_loop(arguments):
     r = abs_r(*arguments)
-    np.testing.assert_array_equal(exercises.best_latents(*arguments), [np.argmax(column) for column in r.T])
+    np.testing.assert_array_equal(inspection.best_latents(*arguments), [np.argmax(column) for column in r.T])
 
 
-@pytest.mark.parametrize("arguments", cases(exercises.ONE_TO_ONE_LATENTS))
+@pytest.mark.parametrize("arguments", cases(inspection.ONE_TO_ONE_LATENTS))
 def test_one_to_one_latents_by_brute_force(arguments):
     r = abs_r(*arguments)
     best = max(itertools.permutations(range(len(r)), r.shape[1]),
                key=lambda chosen: sum(r[latent, source] for source, latent in enumerate(chosen)))
-    np.testing.assert_array_equal(exercises.one_to_one_latents(*arguments), best)
+    np.testing.assert_array_equal(inspection.one_to_one_latents(*arguments), best)
 
 
-@pytest.mark.parametrize("arguments", cases(exercises.TOPK))
+@pytest.mark.parametrize("arguments", cases(superposition.TOPK))
 def test_topk_row_by_row(arguments):
     z, k = arguments
     expected = torch.zeros_like(z)
     for row, values in enumerate(z):
         keep = sorted(range(len(values)), key=lambda j: -values[j])[:k]
         expected[row, keep] = values[keep].clamp_min(0)
-    torch.testing.assert_close(exercises.topk(z, k), expected)
+    torch.testing.assert_close(superposition.topk(z, k), expected)
 
 
-@pytest.mark.parametrize("arguments", cases(exercises.BEST_THRESHOLD))
+@pytest.mark.parametrize("arguments", cases(language_model.BEST_THRESHOLD))
 def test_best_f1_by_trying_every_threshold(arguments):
     activations, labels = (np.asarray(a) for a in arguments)
     best = max(f1_score(labels, activations >= t, zero_division=0) for t in np.unique(activations))
-    f1, threshold = exercises.best_f1(activations, labels)
+    f1, threshold = language_model.best_f1(activations, labels)
     assert f1 == pytest.approx(best, abs=1e-12)
     assert f1_score(labels, activations >= threshold, zero_division=0) == pytest.approx(best, abs=1e-12)
 
 
 def test_spliced_bits_with_nothing_changed_is_the_models_loss_and_leaves_no_hook():
-    model = exercises._tiny_model()
+    model = language_model._tiny_model()
     tokens = torch.randint(32, 127, (64,), generator=torch.Generator().manual_seed(1))
     plain = bits_per_char(model, tokens)
-    assert exercises.spliced_bits(model, model.blocks[0], tokens, lambda x: x) == pytest.approx(plain, abs=1e-12)
-    assert exercises.spliced_bits(model, model.blocks[0], tokens, torch.zeros_like) != pytest.approx(plain, abs=1e-3)
+    assert language_model.spliced_bits(model, model.blocks[0], tokens, lambda x: x) == pytest.approx(plain, abs=1e-12)
+    assert language_model.spliced_bits(model, model.blocks[0], tokens, torch.zeros_like) != pytest.approx(plain, abs=1e-3)
     assert bits_per_char(model, tokens) == plain

@@ -6,10 +6,27 @@ import numpy as np
 import pytest
 import torch
 
-from sae_helpers import exercises
-from sae_helpers.exercises import Exercise, check
+from sae_helpers.exercises import (
+    Exercise,
+    check,
+    controls,
+    defining_the_sae,
+    engine,
+    inspection,
+    language_model,
+    mixing_sources,
+    pathologies,
+    superposition,
+    toy_model_of_superposition,
+    training,
+)
+from sae_helpers.language_model import bits_per_char
+from sae_helpers.metrics import abs_corr
 
-EXERCISES = {name: value for name, value in vars(exercises).items() if isinstance(value, Exercise)}
+NOTEBOOK_MODULES = (mixing_sources, defining_the_sae, training, inspection, controls, superposition,
+                    toy_model_of_superposition, language_model, pathologies)  # 01 to 09
+EXERCISES = {name: value for module in NOTEBOOK_MODULES for name, value in vars(module).items()
+             if isinstance(value, Exercise)}
 by_exercise = pytest.mark.parametrize("exercise", EXERCISES.values(), ids=EXERCISES.keys())
 MISTAKES = [(name, m) for name, e in EXERCISES.items() for m in e.mistakes]
 
@@ -45,11 +62,12 @@ def test_each_recorded_mistake_fails_with_its_message(name, mistake, capsys):
 @by_exercise
 def test_each_mistake_is_wrong_on_some_case(exercise):
     # a "mistake" that agrees with the reference everywhere would be named for a right answer
+    cases = exercise.cases + exercise.random_cases
     for mistake in exercise.mistakes:
         with np.errstate(all="ignore"):
-            right = [exercises._as_outputs(exercise.run(exercise.reference, *arguments)) for _, arguments in exercise.cases]
-            assert not all(exercises._gives(exercise, mistake.function, arguments, outputs)
-                           for outputs, (_, arguments) in zip(right, exercise.cases)), mistake.message
+            right = [engine._as_outputs(exercise.run(exercise.reference, *arguments)) for _, arguments in cases]
+            assert not all(engine._gives(exercise, mistake.function, arguments, outputs)
+                           for outputs, (_, arguments) in zip(right, cases)), mistake.message
 
 
 @by_exercise
@@ -77,24 +95,24 @@ def test_an_unrecorded_wrong_answer_gets_the_difference_without_a_guess(capsys):
     def attempt(x, x_recon, importance):
         return torch.zeros(x.shape[0])
 
-    check(attempt, exercises.IMPORTANCE_WEIGHTED_MSE)
+    check(attempt, toy_model_of_superposition.IMPORTANCE_WEIGHTED_MSE)
     out = capsys.readouterr().out
     assert "the result at index (1,) is 0, expected 0.7928" in out and "Likely mistake" not in out
 
 
 def test_a_wrong_shape_is_named(capsys):
-    check(as_attempt(lambda t, u: np.zeros(3)), exercises.BEST_COSINES)
+    check(as_attempt(lambda t, u: np.zeros(3)), toy_model_of_superposition.BEST_COSINES)
     assert "the result has shape (3,), expected (5,)" in capsys.readouterr().out
 
 
 def test_the_check_does_not_let_an_attempt_change_the_cases():
     def attempt(x, x_recon, importance):
         x.zero_()  # a learner's in-place edit
-        return exercises.IMPORTANCE_WEIGHTED_MSE.reference(x, x_recon, importance)
+        return toy_model_of_superposition.IMPORTANCE_WEIGHTED_MSE.reference(x, x_recon, importance)
 
-    before = [a.clone() for a in exercises.IMPORTANCE_WEIGHTED_MSE.cases[0][1]]
-    check(attempt, exercises.IMPORTANCE_WEIGHTED_MSE)
-    for a, b in zip(before, exercises.IMPORTANCE_WEIGHTED_MSE.cases[0][1]):
+    before = [a.clone() for a in toy_model_of_superposition.IMPORTANCE_WEIGHTED_MSE.cases[0][1]]
+    check(attempt, toy_model_of_superposition.IMPORTANCE_WEIGHTED_MSE)
+    for a, b in zip(before, toy_model_of_superposition.IMPORTANCE_WEIGHTED_MSE.cases[0][1]):
         assert torch.equal(a, b)
 
 
@@ -109,15 +127,15 @@ def test_a_missing_return_is_named(exercise, capsys):
 
 def test_a_list_where_a_tuple_is_expected_is_accepted(capsys):
     def sae_forward(*arguments):
-        return list(exercises.sae_forward(*arguments))
+        return list(defining_the_sae.sae_forward(*arguments))
 
-    assert check(sae_forward, exercises.SAE_FORWARD) is sae_forward
+    assert check(sae_forward, defining_the_sae.SAE_FORWARD) is sae_forward
     assert capsys.readouterr().out.startswith("✔")
 
 
 def test_a_dict_or_a_wrong_list_is_reported_not_crashed_on(capsys):
     for wrong in [lambda *a: {"x_recon": 0, "latents": 1}, lambda *a: [1.0, [2.0, 3.0]]]:
-        assert check(as_attempt(wrong), exercises.SAE_FORWARD) is exercises.sae_forward
+        assert check(as_attempt(wrong), defining_the_sae.SAE_FORWARD) is defining_the_sae.sae_forward
         assert "is wrong on the case" in capsys.readouterr().out
 
 
@@ -127,7 +145,7 @@ def test_a_right_answer_that_changes_its_input_in_place_is_rejected(capsys):
         b = b - b.mean()
         return (a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum())
 
-    assert check(pearson_r, exercises.PEARSON_R) is exercises.pearson_r
+    assert check(pearson_r, mixing_sources.PEARSON_R) is mixing_sources.pearson_r
     assert "changes its input 1 in place" in capsys.readouterr().out
 
 
@@ -135,7 +153,7 @@ def test_a_near_miss_shows_the_digits_that_differ(capsys):
     def l1_penalty(latents):
         return latents.abs().mean() * (1 + 1e-4)
 
-    check(l1_penalty, exercises.L1_PENALTY)
+    check(l1_penalty, defining_the_sae.L1_PENALTY)
     out = capsys.readouterr().out
     shown = out.split("the result is ")[1].split(".\n")[0]
     got, expected = shown.split(", expected ")
@@ -144,7 +162,7 @@ def test_a_near_miss_shows_the_digits_that_differ(capsys):
 
 def test_matching_greedily_is_caught_and_named(capsys):
     def one_to_one_latents(latents, sources):  # the largest |r| first, then the next among what is left
-        r = exercises.abs_corr(latents, sources)
+        r = abs_corr(latents, sources)
         answer = np.full(r.shape[1], -1)
         for _ in range(r.shape[1]):
             latent, source = np.unravel_index(np.argmax(r), r.shape)
@@ -152,15 +170,16 @@ def test_matching_greedily_is_caught_and_named(capsys):
             r[latent, :], r[:, source] = -1, -1
         return answer
 
-    assert check(one_to_one_latents, exercises.ONE_TO_ONE_LATENTS) is exercises.one_to_one_latents
+    assert check(one_to_one_latents, inspection.ONE_TO_ONE_LATENTS) is inspection.one_to_one_latents
     assert "Likely mistake: a greedy choice" in capsys.readouterr().out
 
 
 def test_importing_and_checking_leave_torchs_random_state_alone():
     import subprocess
     import sys
-    code = ("import torch; torch.manual_seed(5); import sae_helpers.exercises as e; "
-            "e.check(e.training_step, e.TRAINING_STEP); a = torch.rand(3); torch.manual_seed(5); "
+    modules = ", ".join(module.__name__ for module in NOTEBOOK_MODULES)
+    code = (f"import torch; torch.manual_seed(5); import {modules}; from sae_helpers.exercises import check, training as t; "
+            "check(t.training_step, t.TRAINING_STEP); a = torch.rand(3); torch.manual_seed(5); "
             "assert torch.equal(a, torch.rand(3)), 'the random state moved'")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
@@ -169,7 +188,7 @@ def test_a_result_that_leaves_torch_is_rejected(capsys):
     def l1_penalty(latents):
         return latents.abs().mean().item()  # right number, but the notebook adds it to a tensor loss
 
-    assert check(l1_penalty, exercises.L1_PENALTY) is exercises.L1_PENALTY.reference
+    assert check(l1_penalty, defining_the_sae.L1_PENALTY) is defining_the_sae.L1_PENALTY.reference
     assert "the result is a float, not a torch tensor" in capsys.readouterr().out
 
 
@@ -182,18 +201,18 @@ def test_an_auxk_built_in_float32_is_caught_on_notebook_09s_float64(capsys):
         variance = ((residual - residual.mean(dim=-2, keepdim=True)) ** 2).mean(dim=(-2, -1))
         return torch.where(dead.any(dim=-1).squeeze(-1), error / variance, 0.0)
 
-    assert check(auxk_penalty, exercises.AUXK) is exercises.AUXK.reference
+    assert check(auxk_penalty, pathologies.AUXK) is pathologies.AUXK.reference
     assert "on the case 'in float64, as notebook 09 passes them'" in capsys.readouterr().out
 
 
 def test_a_splice_without_finally_is_caught_when_the_replacement_fails(capsys):
     def spliced_bits(model, module, tokens, replace):
         handle = module.register_forward_hook(lambda mod, inputs, output: replace(output))
-        loss = exercises.bits_per_char(model, tokens)
+        loss = bits_per_char(model, tokens)
         handle.remove()  # never reached if the replacement raises
         return loss
 
-    assert check(spliced_bits, exercises.SPLICED_BITS) is exercises.spliced_bits
+    assert check(spliced_bits, language_model.SPLICED_BITS) is language_model.spliced_bits
     out = capsys.readouterr().out
     assert "on the case 'a replacement that fails (its error must reach the caller)'" in out
     assert "the hook stayed on the module. Remove it in a `finally:`" in out
@@ -208,31 +227,84 @@ def test_a_step_that_returns_the_loss_tensor_is_named(capsys):
         optimizer.step()
         return loss  # notebook 03 compares the losses with numpy next
 
-    assert check(training_step, exercises.TRAINING_STEP) is exercises.training_step
+    assert check(training_step, training.TRAINING_STEP) is training.training_step
     assert "return loss.item()" in capsys.readouterr().out
 
 
 def test_an_attempt_that_changes_an_array_inside_its_matches_is_caught_and_spoils_nothing(capsys):
     def selectivity(latents, sources, matches):
-        r = exercises.abs_corr(latents, sources)[matches.latent]
+        r = abs_corr(latents, sources)[matches.latent]
         own = matches.abs_r
         own -= np.where(np.eye(len(r), dtype=bool), -np.inf, r).max(axis=1)  # in place, inside matches
         return own
 
-    stored = [arguments[2].abs_r.copy() for _, arguments in exercises.SELECTIVITY.cases]
-    assert check(selectivity, exercises.SELECTIVITY) is exercises.SELECTIVITY.reference
+    stored = [arguments[2].abs_r.copy() for _, arguments in controls.SELECTIVITY.cases]
+    assert check(selectivity, controls.SELECTIVITY) is controls.SELECTIVITY.reference
     assert "changes its input 3 in place" in capsys.readouterr().out
-    for kept, (_, arguments) in zip(stored, exercises.SELECTIVITY.cases):
+    for kept, (_, arguments) in zip(stored, controls.SELECTIVITY.cases):
         np.testing.assert_array_equal(kept, arguments[2].abs_r)
 
 
 def test_a_splice_that_swallows_the_error_gets_no_guess(capsys):
     def spliced_bits(model, module, tokens, replace):
         try:
-            return exercises.spliced_bits(model, module, tokens, replace)
+            return language_model.spliced_bits(model, module, tokens, replace)
         except Exception as error:
             print(error)
 
-    check(spliced_bits, exercises.SPLICED_BITS)
+    check(spliced_bits, language_model.SPLICED_BITS)
     out = capsys.readouterr().out
     assert "the spliced loss is None: did you forget `return`?" in out and "Likely mistake" not in out
+
+
+def test_each_notebook_imports_its_exercises_from_the_module_named_after_it():
+    from pathlib import Path
+    notebooks = sorted(Path(__file__).parent.parent.glob("notebooks/[0-9][0-9]_*.py"))
+    assert [path.stem[3:] for path in notebooks] == [module.__name__.rsplit(".", 1)[1] for module in NOTEBOOK_MODULES]
+    for path, module in zip(notebooks, NOTEBOOK_MODULES):
+        imports = [line for line in path.read_text().splitlines() if line.startswith("from sae_helpers.exercises")]
+        assert imports[0] == "from sae_helpers.exercises import check"
+        assert imports[1].startswith(f"from {module.__name__} import ") and len(imports) == 2, path.name
+
+
+def test_a_notebooks_exercises_import_nothing_from_later_notebooks():
+    import subprocess
+    import sys
+    code = ("import sys, sae_helpers.exercises.mixing_sources; "
+            "later = [m for m in ('sae_helpers.language_model', 'sae_helpers.toy_model', 'sae_helpers.scoring', "
+            "'sae_helpers.exercises.inspection') if m in sys.modules]; assert not later, later")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("exercise, written_out", [
+    (training.TRAINING_STEP, training._step_with(training._lecture_loss)),
+    (pathologies.AUXK, pathologies._auxk_with()),
+    (language_model.BEST_THRESHOLD, language_model._best_f1_with()),
+    (language_model.SPLICED_BITS, language_model._spliced_with()),
+], ids=["training step", "AuxK", "best threshold", "spliced loss"])
+def test_each_mistake_factory_left_unchanged_is_the_reference(exercise, written_out):
+    # a mistake built by changing one step of a factory is that one mistake only if the factory,
+    # with nothing changed, gives the right answer
+    for _, arguments in exercise.cases:
+        right = engine._as_outputs(exercise.run(exercise.reference, *engine._copy(arguments)))
+        assert engine._gives(exercise, written_out, arguments, right)
+
+
+@by_exercise
+def test_each_exercise_also_runs_cases_drawn_at_random(exercise):
+    assert len(exercise.random_cases) >= 3
+    labels = [label for label, _ in exercise.random_cases]
+    assert len(set(labels)) == len(labels) and all(label.startswith("random, seed ") for label in labels)
+
+
+def test_a_wrong_answer_right_on_every_hand_made_case_is_caught_by_a_random_one(capsys):
+    def topk(z, k):  # TopK along dim 1: the latents' axis only while z is 2-D, as every hand-made case is
+        kept = z.topk(k, dim=1)
+        return torch.zeros_like(z).scatter(1, kept.indices, torch.relu(kept.values))
+
+    exercise = superposition.TOPK
+    right = [engine._as_outputs(exercise.reference(*arguments)) for _, arguments in exercise.cases]
+    assert all(engine._gives(exercise, topk, arguments, outputs) for outputs, (_, arguments) in zip(right, exercise.cases))
+    assert check(topk, exercise) is exercise.reference
+    out = capsys.readouterr().out
+    assert "is wrong on the case 'random, seed" in out and "Likely mistake: keep the k largest along the last axis" in out

@@ -133,6 +133,13 @@ def test_setup_cell_in_colab_installs_only_the_helper_package(monkeypatch):
     assert call == [sys.executable, "-m", "pip", "install", "-q", f"git+{REPOSITORY}"]
 
 
+def test_the_package_colab_installs_holds_every_subpackage():
+    # Colab's pip install from git is not editable: it installs only the packages pyproject names
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = [".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "sae_helpers").rglob("__init__.py")]
+    assert sorted(listed) == sorted(found)
+
+
 def test_setup_cell_outside_colab_does_nothing(monkeypatch):
     assert run_setup_cell(monkeypatch, in_colab=False) == []
 
