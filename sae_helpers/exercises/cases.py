@@ -28,7 +28,6 @@ def latents_of(sources, seed):
     return np.maximum(mixed + 0.3 * normal(*mixed.shape, seed=seed + 1), 0)
 
 
-
 def random_matching(rng):
     """Sources (n, k) and latents (n, m >= k) that follow them to different degrees, some upside
     down, in no particular order: ("what it is", latents, sources)."""
@@ -37,6 +36,12 @@ def random_matching(rng):
     sources = np.abs(rng.normal(size=(n, k)))
     latents = sources @ (rng.normal(size=(k, m)) * rng.choice([-1, 1], size=m)) + rng.uniform(0.1, 2) * rng.normal(size=(n, m))
     return f"{k} sources, {m} latents, {n} samples", latents, sources
+
+
+def random_directions(rng):
+    """True (k, d) and learned (m, d) directions, of any lengths: ("what it is", arguments)."""
+    k, m, d = rng.integers(2, 12), rng.integers(2, 20), rng.integers(2, 8)
+    return f"{k} true and {m} learned directions in {d} dimensions", (rng.normal(size=(k, d)), rng.normal(size=(m, d)))
 
 
 def random_cases(make, n=3, first_seed=100):

@@ -9,6 +9,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 import torch
 
+
 class Mistake(NamedTuple):
     function: Callable  # a wrong solution a learner is likely to write
     message: str  # what it gets wrong, in plain words

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from sae_helpers.exercises.cases import as_tensor, normal, random_cases, tensor, unit_rows
+from sae_helpers.exercises.cases import as_tensor, normal, random_cases, random_directions, tensor, unit_rows
 from sae_helpers.exercises.engine import Exercise, Mistake
 from sae_helpers.metrics import mcc
 from sae_helpers.model import TopK, decoder_norm_l1_penalty
@@ -13,11 +13,6 @@ from sae_helpers.model import TopK, decoder_norm_l1_penalty
 def topk(z, k):
     """TopK(k) as a function: (..., h) -> (..., h)."""
     return TopK(k)(z)
-
-
-def _random_directions(rng):
-    k, m, d = rng.integers(2, 12), rng.integers(2, 20), rng.integers(2, 8)
-    return f"{k} true and {m} learned directions in {d} dimensions", (rng.normal(size=(k, d)), rng.normal(size=(m, d)))
 
 
 def _random_pre_activations(rng):
@@ -109,7 +104,7 @@ MCC = Exercise(
         Mistake(_minimised, "linear_sum_assignment minimises by default: pass maximize=True."),
         Mistake(_signed_cosines, "take |cos| before matching: a direction and its negative are the same feature."),
     ),
-    random_cases=random_cases(_random_directions),
+    random_cases=random_cases(random_directions),
 )
 
 TOPK = Exercise(

@@ -4,7 +4,7 @@ best |cos| with a learned direction."""
 import numpy as np
 import torch
 
-from sae_helpers.exercises.cases import as_tensor, normal, random_cases, unit_rows
+from sae_helpers.exercises.cases import as_tensor, normal, random_cases, random_directions, unit_rows
 from sae_helpers.exercises.engine import Exercise, Mistake
 from sae_helpers.metrics import best_cosines
 from sae_helpers.toy_model import importance_weighted_mse, sample_features
@@ -21,11 +21,10 @@ def _random_batch(rng):
             (x, x + as_tensor(0.1 * rng.normal(size=(k, n, f))), as_tensor(rng.uniform(size=f))))
 
 
-def _random_directions(rng):
-    k, m, d = rng.integers(2, 12), rng.integers(2, 20), rng.integers(2, 8)
-    learned = rng.normal(size=(m, d)) * rng.choice([-1, 1], size=(m, 1))
-    learned[rng.integers(0, m)] = 0  # a learned direction of length 0
-    return f"{k} true and {m} learned directions in {d} dimensions, one of length 0", (rng.normal(size=(k, d)), learned)
+def _random_directions_one_empty(rng):
+    description, (true, learned) = random_directions(rng)
+    learned[rng.integers(0, len(learned))] = 0  # a learned direction of length 0
+    return f"{description}, one of length 0", (true, learned)
 
 
 # --- the mistakes ----------------------------------------------------------------------------------
@@ -109,5 +108,5 @@ BEST_COSINES = Exercise(
                 "you took each learned direction's best true direction (max over axis 0); the task "
                 "asks for each true direction's best learned one, shape (n_true,)."),
     ),
-    random_cases=random_cases(_random_directions),
+    random_cases=random_cases(_random_directions_one_empty),
 )
