@@ -375,14 +375,18 @@ print("—* no latent beats calling every fitting character positive: the F1 of 
 
 
 def truth_lines(name):
-    """What each seed's best latent for property `name` fires on, among the held-out characters."""
+    """Print what each seed's best latent for property `name` fires on, among the held-out
+    characters; return those shares, one (7,) array per seed."""
     p = PROPERTIES.index(name)
+    per_seed = []
     for i, seed in enumerate(SEEDS):
         latent = int(chosen[i].direction[p])
         fraction, shares = truth_shares(held_out_latents[i][:, latent], held_out_properties)
         print(f"seed {seed}, latent {latent:3d}: fires on {fraction:5.1%}; of those characters "
               + ", ".join(f"{other} {share:.0%}" for other, share in zip(PROPERTIES, shares))
               + f"; held-out F1 {chosen[i].f1[p]:.2f}")
+        per_seed.append(shares)
+    return per_seed
 
 
 # %% [markdown]
@@ -403,20 +407,20 @@ dashboard(int(chosen[0].direction[PROPERTIES.index("indentation")]))
 # That is one seed. The truth line of every seed's best indentation latent:
 
 # %%
-truth_lines("indentation")
+indentation_shares = truth_lines("indentation")
 
 # %% [markdown]
 # Seed 0's latent 19 fires on 18 % of the held-out characters, in the leading spaces of lines,
 # and the truth line agrees: 64 % of the characters it fires on are indentation. Another 14 %
 # are in strings: the leading spaces of lines inside docstrings, which `tokenize` counts as
 # string, not indentation. The other seeds' indentation latents are alike: 59 to 72 % of what
-# they fire on is indentation, 7 to 14 % string. The promoted and suppressed characters change the logits by 0.4 at most: a
-# latent after block 2 acts mostly through the two blocks after it, not directly. Now the best
-# latent for "comment":
+# they fire on is indentation, 7 to 14 % string. The promoted and suppressed characters change
+# the logits by 0.4 at most: a latent after block 2 acts mostly through the two blocks after it,
+# not directly. Now the best latent for "comment":
 
 # %%
 dashboard(int(chosen[0].direction[comment]))
-truth_lines("comment")
+comment_shares = truth_lines("comment")
 
 # %% [markdown]
 # Its top contexts are comments, mostly of one kind: a codec table's `# 0x53 -> LATIN CAPITAL
@@ -429,10 +433,9 @@ truth_lines("comment")
 
 # %%
 indentation, bracket = PROPERTIES.index("indentation"), PROPERTIES.index("bracket")
-for i in range(len(SEEDS)):
-    _, shares = truth_shares(held_out_latents[i][:, chosen[i].direction[comment]], held_out_properties)
-    assert shares[comment] < 0.7 and shares[bracket] > 0.4 and chosen[i].f1[comment] < 0.4
-    _, shares = truth_shares(held_out_latents[i][:, chosen[i].direction[indentation]], held_out_properties)
+for shares, scores in zip(comment_shares, chosen):
+    assert shares[comment] < 0.7 and shares[bracket] > 0.4 and scores.f1[comment] < 0.4
+for shares in indentation_shares:
     assert 0.5 < shares[indentation] < 0.8
 
 # %% [markdown]
@@ -628,12 +631,12 @@ print(f"the most common character of all held-out text, the space: {np.mean(char
 
 # %% [markdown]
 # For the median SAE latent, 62 to 66 % of the characters it fires on (over the three seeds)
-# are one and the same character. For the neurons and random directions, firing as sparsely, it is 28 % and 27 %:
-# what you would get by chance, since 28 % of all characters are spaces. So the SAE, and not
-# the residual stream as read in any basis, sorts characters by what they are: its latents
-# say which character this is, perhaps in which setting, and the properties cut across them.
-# That is a sensible dictionary for reconstructing a residual stream that still carries its
-# input character; it is not a dictionary of the properties.
+# are one and the same character. For the neurons and random directions, firing as sparsely,
+# it is 28 % and 27 %: what you would get by chance, since 28 % of all characters are spaces.
+# So the SAE, and not the residual stream as read in any basis, sorts characters by what they
+# are: its latents say which character this is, perhaps in which setting, and the properties
+# cut across them. That is a sensible dictionary for reconstructing a residual stream that
+# still carries its input character; it is not a dictionary of the properties.
 
 # %%
 for seed in SEEDS:
@@ -678,18 +681,19 @@ for i, seed in enumerate(SEEDS):
     control = int(others[np.argmin(np.abs(frequency[others] - frequency[target]))])
     with splice(block, through_sae(i)):
         intact = next_char_bits(model, ce_tokens)
-    effects.append({name: loss_changes(i, latent, intact) for name, latent in {"target": target, "control": control}.items()})
-    for name, latent in {"target": target, "control": control}.items():
+    latents_off = {"target": target, "control": control}
+    effects.append({name: loss_changes(i, latent, intact) for name, latent in latents_off.items()})
+    for name, latent in latents_off.items():
         print(f"seed {seed}, {name} latent {latent:3d} (fires on {frequency[latent]:5.1%} of training characters) off: "
               + ", ".join(f"{group} {change:+.3f}" for group, change in effects[-1][name].items()))
 
 # %% [markdown]
 # Split by the property alone, switching off the indentation latent costs 3 to 8 times as much
-# on indentation characters as on the others, on every seed (+0.029 to +0.042 bits against
-# +0.005 to +0.010). But most characters the latent fires on are indentation, and most of the
-# others are characters where it does not fire. Compared where it fires, it costs more on the
-# characters that are *not* indentation on seeds 0 and 2 (+0.047 against +0.037; +0.062
-# against +0.031), and less on seed 1 (+0.012 against +0.045). So the split by property comes
+# on indentation characters as on the others, on each of the three seeds (+0.029 to +0.042
+# bits against +0.005 to +0.010). But most characters the latent fires on are indentation, and
+# most of the others are characters where it does not fire. Compared where it fires, it costs
+# more on the characters that are *not* indentation on seeds 0 and 2 (+0.047 against +0.037;
+# +0.062 against +0.031), and less on seed 1 (+0.012 against +0.045). So the split by property comes
 # largely from where the latent fires, and this intervention cannot show that the latent
 # carries "indentation" for the model. The split is approximate: the later blocks carry a
 # change at one character on to the characters after it.
