@@ -65,6 +65,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import sklearn
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
@@ -81,7 +82,7 @@ from sae_helpers.baselines import (
 )
 from sae_helpers.data import make_sparse_sources
 from sae_helpers.exercises import check
-from sae_helpers.exercises.superposition import DECODER_NORM_L1, MCC, TOPK
+from sae_helpers.exercises.superposition import DECODER_NORM_L1, MCC, TOPK, TOPK_SAE
 from sae_helpers.metrics import dead_latents
 from sae_helpers.model import STANDARD, SAEBatch, TopK, decoder_norm_l1_penalty
 from sae_helpers.plots import (
@@ -338,6 +339,61 @@ assert torch.isclose(decoder_norm_l1_fn(latents, decoder_directions), decoder_no
 # decoder-norm penalty so that they cannot dodge the L1 penalty; both keep a latent from buying
 # a smaller penalty with a longer direction.
 #
+# **Exercise 4.** Build the TopK SAE with the recipe, as a PyTorch module. `__init__(d, h, k)`
+# makes four `nn.Parameter`s, in `SAEBatch`'s layout for one SAE: `W_dec` (h, d), random
+# directions (`torch.randn`) each divided by its length; `W_enc` (d, h), a copy of `W_dec`'s
+# transpose (tied initialisation); `b_enc` (h,) and `b_dec` (d,), zeros. `forward(x)`, x of
+# shape (n, d): the latents are TopK(k) (your `topk_fn`) of `(x − b_dec) W_enc + b_enc` (the
+# pre-encoder bias), the reconstruction `latents W_dec + b_dec`; return both, reconstruction
+# first. (Keeping the directions at length 1 during training is `train_sae`'s job.)
+
+# %%
+class TopKSAE(nn.Module):
+    def __init__(self, d, h, k):
+        super().__init__()
+        raise NotImplementedError  # your code here
+
+    def forward(self, x):
+        raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# The check builds your class and the reference with the same seed and checks the
+# initialisation (directions of length 1, tied, biases at 0); then it loads the same weights
+# into both, as the cell after the training does, and compares their outputs, and the weights
+# after up to 3 Adam steps (which shows the gradient reaches each parameter).
+
+# %%
+topk_sae_cls = check(TopKSAE, TOPK_SAE)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# `nn.Parameter(tensor)` makes a tensor a parameter the optimiser trains. For the tied start,
+# copy: `self.W_dec.detach().T.clone()`; `nn.Parameter(self.W_dec.T)` would share the
+# decoder's memory, and the two would stay one matrix.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# class TopKSAE(nn.Module):
+#     def __init__(self, d, h, k):
+#         super().__init__()
+#         directions = torch.randn(h, d)
+#         self.W_dec = nn.Parameter(directions / directions.norm(dim=-1, keepdim=True))
+#         self.W_enc = nn.Parameter(self.W_dec.detach().T.clone())
+#         self.b_enc = nn.Parameter(torch.zeros(h))
+#         self.b_dec = nn.Parameter(torch.zeros(d))
+#         self.k = k
+#
+#     def forward(self, x):
+#         latents = topk_fn((x - self.b_dec) @ self.W_enc + self.b_enc, self.k)
+#         return latents @ self.W_dec + self.b_dec, latents
+# ```
+# </details>
+
+# %% [markdown]
 # Both SAEs train on minibatches of 1024 samples with Adam (learning rate 0.003) for 40 epochs,
 # about 2,000 steps. Three seeds each train side by side in one `SAEBatch`.
 
@@ -355,6 +411,18 @@ topk_history = train_sae(topk_sae, sources.data, penalty="none", **settings)
 # %%
 for name, history in [("ReLU + L1", relu_history), ("TopK", topk_history)]:
     print(f"{name:9} final MSE per seed: " + "  ".join(f"{v:.5f}" for v in history.mse[-1]))
+
+# %% [markdown]
+# The package trained the SAE you wrote: load seed 0's trained TopK weights into your class (or
+# the reference, until yours passes), and it gives the latents the package's `SAEBatch` gives.
+
+# %%
+mine = topk_sae_cls(32, 128, 3)
+mine.load_state_dict({name: getattr(topk_sae, name)[0] for name in ["W_enc", "b_enc", "W_dec", "b_dec"]})
+batch = torch.tensor(sources.data[:2000], dtype=torch.float32)
+with torch.no_grad():
+    assert torch.allclose(mine(batch)[1], topk_sae(batch).latents[0], atol=1e-5)
+print("the same latents (to 1e-5) on 2,000 samples")
 
 # %% [markdown]
 # ## Recovery, measured against the truth

@@ -72,7 +72,7 @@ from sae_helpers.baselines import (
     sparse_coding_dictionary,
 )
 from sae_helpers.exercises import check
-from sae_helpers.exercises.toy_model_of_superposition import BEST_COSINES, IMPORTANCE_WEIGHTED_MSE
+from sae_helpers.exercises.toy_model_of_superposition import BEST_COSINES, IMPORTANCE_WEIGHTED_MSE, TRAIN_TOY
 from sae_helpers.metrics import dead_latents
 from sae_helpers.model import LECTURE, STANDARD, SAEBatch, TopK
 from sae_helpers.plots import (
@@ -81,7 +81,7 @@ from sae_helpers.plots import (
     plot_feature_recovery,
     plot_interference,
 )
-from sae_helpers.toy_model import ToyModel, feature_superposition, train_toy_model
+from sae_helpers.toy_model import ToyModel, feature_superposition
 from sae_helpers.widgets import toy_model_explorer
 
 torch.manual_seed(0)
@@ -159,6 +159,59 @@ weighted_mse = check(importance_weighted_mse, IMPORTANCE_WEIGHTED_MSE)
 # </details>
 
 # %% [markdown]
+# ## Exercise 2: the training loop
+#
+# The toy model learns from a stream: each step draws a fresh batch of features (nothing is
+# stored), and Adam minimises the loss of exercise 1. The K instances share no parameter, so
+# the sum of their losses gives each instance the gradient it would get alone.
+#
+# Write the loop. In: a `ToyModel`, `n_steps`, `batch_size`, the learning rate `lr` and a
+# `seed`. Make one `torch.Generator().manual_seed(seed)` and an Adam optimiser over
+# `model.parameters()`; at each step draw `x = model.sample(batch_size, generator)`, shape
+# (K, batch_size, n_features), compute `weighted_mse(x, model(x), model.importance)`, shape
+# (K,), and take an optimiser step on its sum. Out: the losses, a numpy array (n_steps, K). The
+# cells below train every toy model with your loop.
+
+# %%
+def train_toy(model, n_steps, batch_size, lr, seed):
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# The check trains small toy models for 1 to 5 steps with your loop and with the reference
+# (`sae_helpers.toy_model.train_toy_model`), from the same weights and seed, and compares the
+# weights after the steps and the losses; one case has batches of a single sample.
+
+# %%
+train_toy_fn = check(train_toy, TRAIN_TOY)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# The order inside the loop is the lecture's: loss, `optimizer.zero_grad()`,
+# `loss.sum().backward()`, `optimizer.step()`. Keep `loss.detach()` of each step in a list;
+# `torch.stack(losses).numpy()` makes the array.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def train_toy(model, n_steps, batch_size, lr, seed):
+#     generator = torch.Generator().manual_seed(seed)
+#     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+#     losses = []
+#     for _ in range(n_steps):
+#         x = model.sample(batch_size, generator)
+#         loss = weighted_mse(x, model(x), model.importance)
+#         optimizer.zero_grad()
+#         loss.sum().backward()
+#         optimizer.step()
+#         losses.append(loss.detach())
+#     return torch.stack(losses).numpy()
+# ```
+# </details>
+
+# %% [markdown]
 # ## Five features in two dimensions
 #
 # The smallest interesting case: 5 features, 2 hidden dimensions, importance 0.9ⁱ (feature 0
@@ -175,7 +228,7 @@ weighted_mse = check(importance_weighted_mse, IMPORTANCE_WEIGHTED_MSE)
 probabilities = [1.0, 0.3, 0.03]
 copies = 4
 small = ToyModel(5, 2, np.repeat(probabilities, copies), importance=0.9 ** np.arange(5), seed=0)
-train_toy_model(small, n_steps=3000, lr=3e-3, progress=False)
+train_toy_fn(small, n_steps=3000, batch_size=1024, lr=3e-3, seed=0)
 
 x = small.sample(10_000, torch.Generator().manual_seed(1))  # fresh features, to measure the loss
 with torch.no_grad():
@@ -246,7 +299,7 @@ with torch.no_grad():
 # %%
 sweep_probabilities = [1.0, 0.1, 0.03, 0.01]
 toy = ToyModel(40, 10, sweep_probabilities, importance=0.95 ** np.arange(40), seed=0)
-toy_losses = train_toy_model(toy, n_steps=3000, lr=3e-3, progress=False)
+toy_losses = train_toy_fn(toy, n_steps=3000, batch_size=1024, lr=3e-3, seed=0)
 
 # %% [markdown]
 # One panel per probability: each feature's column length, feature 0 at the top, coloured by
@@ -387,7 +440,7 @@ for name in ["ReLU SAE", "TopK SAE"]:
 assert all(r["L0"] > 1.5 * 1.14 for r in results["ReLU SAE"])
 
 # %% [markdown]
-# ## Exercise 2: which features did the SAE find?
+# ## Exercise 3: which features did the SAE find?
 #
 # MCC is one number. To see *which* features an SAE found, score each feature on its own:
 # the best |cos| between its true direction and any learned direction.

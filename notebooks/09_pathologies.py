@@ -76,7 +76,7 @@ from sae_helpers import train_sae
 from sae_helpers.baselines import sae_dictionary
 from sae_helpers.data import make_sparse_sources, normalise_inputs
 from sae_helpers.exercises import check
-from sae_helpers.exercises.pathologies import ABSORPTION, AUXK
+from sae_helpers.exercises.pathologies import ABSORPTION, AUXK, AUXK_STEP
 from sae_helpers.metrics import (
     abs_cosines,
     active_fraction,
@@ -301,12 +301,73 @@ assert ((aux_loss > 0.9) & (aux_loss < 1.1)).all() and torch.equal(reachable, de
 # to fit it. But on these seeds every dead latent has a positive pre-activation on some sample
 # of the batch (it is just never in the top 3), so AuxK would give each of them a gradient.
 # (More latents are dead in this batch of 512 than over all 10,000 samples, 15 / 18 / 18
-# against 13 / 17 / 17: a latent that fires rarely can miss a batch.) The same 64-latent SAEs
-# from the same seeds, now with AuxK (weight 1/32) from the first step:
+# against 13 / 17 / 17: a latent that fires rarely can miss a batch.)
+#
+# ## Exercise 2: a training step with AuxK
+#
+# `train_sae` adds AuxK for you. Write the step it takes, and the cell after the check trains
+# the same 64-latent SAEs from the same seeds with it, now with AuxK from the first step.
+#
+# In: a TopK `SAEBatch` whose recipe adds AuxK (`model.recipe.auxk_weight`, 1/32, and
+# `model.recipe.k_aux`, 32), its Adam `optimizer`, and a batch `x` (n, d). Compute
+# `output = model(x)`, the MSE per instance, `((output.x_recon - x) ** 2).mean(dim=(-2, -1))`,
+# shape (K,), and AuxK with your function of exercise 1 (`auxk_fn`): the residual is
+# `x - output.x_recon` with its gradient cut (`.detach()`), the pre-activations are
+# `model.pre_activations(x)`, the directions `model.decoder_directions`. The loss is the MSE plus
+# `auxk_weight` × AuxK; take one optimiser step on its sum over the instances. Out: the loss per
+# instance, detached, shape (K,).
+
+# %%
+def auxk_training_step(model, optimizer, x):
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# The check runs 1 to 4 steps of your function and of the reference on small TopK SAEs (one or
+# several instances, half their latents started dead) from the same weights, and compares the
+# weights after the steps and the losses you returned.
+
+# %%
+auxk_step_fn = check(auxk_training_step, AUXK_STEP)
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# The order is the lecture's: the loss, `optimizer.zero_grad()`, `loss.sum().backward()`,
+# `optimizer.step()`; return `loss.detach()`. Without the `.detach()` on the residual, AuxK's
+# gradient also reaches the live latents and the decoder bias through `x_recon`.
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# def auxk_training_step(model, optimizer, x):
+#     output = model(x)
+#     mse = ((output.x_recon - x) ** 2).mean(dim=(-2, -1))
+#     residual = (x - output.x_recon).detach()
+#     aux = auxk_fn(residual, model.pre_activations(x), output.latents, model.decoder_directions,
+#                   model.recipe.k_aux)
+#     loss = mse + model.recipe.auxk_weight * aux
+#     optimizer.zero_grad()
+#     loss.sum().backward()
+#     optimizer.step()
+#     return loss.detach()
+# ```
+# </details>
+
+# %% [markdown]
+# Your step (or the reference's, until yours passes) in `train_sae`'s loop: the settings above
+# (minibatches of 512 in an order reshuffled each epoch from seed 0, 40 epochs), the same seeds,
+# and the lecture's model with AuxK (weight 1/32, k_aux 32) added:
 
 # %%
 lecture_with_auxk = replace(LECTURE, auxk_weight=1 / 32)
-topk_64_auxk = trained(sources.data, 64, TopK(3), penalty="none", recipe=lecture_with_auxk)
+topk_64_auxk = untrained(sources.data, 64, TopK(3), recipe=lecture_with_auxk)
+optimizer = torch.optim.Adam(topk_64_auxk.parameters(), lr=SETTINGS["lr"])
+data, shuffle = torch.tensor(sources.data, dtype=torch.float32), torch.Generator().manual_seed(0)
+for epoch in range(SETTINGS["n_epochs"]):
+    for batch in data[torch.randperm(len(data), generator=shuffle)].split(SETTINGS["batch_size"]):
+        auxk_step_fn(topk_64_auxk, optimizer, batch)
 runs["TopK, 64 latents + AuxK"] = evaluate(topk_64_auxk, sources)
 for name, model_runs in runs.items():
     show(name, model_runs)
@@ -628,7 +689,7 @@ assert ((hierarchy.activations[:, is_child] > 0) <= (hierarchy.activations[:, pa
 # hierarchy ties them to their parents (the assert).
 
 # %% [markdown]
-# ## Exercise 2: the absorption score
+# ## Exercise 3: the absorption score
 #
 # Match each source to a latent by its decoder direction. For a parent's latent, compare its
 # **recall** (the fraction of the parent's samples on which it fires) on samples where one of

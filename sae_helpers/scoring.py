@@ -113,9 +113,18 @@ def best_direction_scores(train_activations, train_labels, test_activations, tes
                           auroc(chosen.numpy(), test_labels.numpy()))
 
 
+def probe_loss(logits, labels, weight, l2):
+    """Logistic regression's loss with each property its own: per property, the mean binary
+    cross-entropy of its logits against its labels (n_samples, ...), summed over the
+    properties; plus l2 times the sum of the squared weights (the bias is not penalised)."""
+    bce = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), reduction="none")
+    return bce.mean(dim=0).sum() + l2 * (weight**2).sum()
+
+
 def linear_probe(train_activations, train_labels, l2=1e-3, max_iter=200):
     """Logistic regression per property on standardised activations, fitted with L-BFGS in
-    float64. Returns a function: activations (n, d) -> logits (n, n_properties)."""
+    float64; each property's fit is the one it would get alone. Returns a function:
+    activations (n, d) -> logits (n, n_properties)."""
     x, labels = _check_pair(train_activations, train_labels, "train_activations")
     mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-8)
     x = (x - mean) / std
@@ -125,7 +134,7 @@ def linear_probe(train_activations, train_labels, l2=1e-3, max_iter=200):
 
     def closure():
         optimizer.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(x @ weight + bias, labels.double()) + l2 * (weight**2).sum()
+        loss = probe_loss(x @ weight + bias, labels, weight, l2)
         loss.backward()
         return loss
 

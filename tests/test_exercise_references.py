@@ -3,6 +3,7 @@ against an answer worked out another way (scipy, autograd, brute force, the pack
 so that a bug in a reference cannot pass as the right answer."""
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,9 +13,19 @@ from scipy.stats import pearsonr
 from sklearn.metrics import f1_score
 
 from sae_helpers import SparseAutoencoder, train_sae
+from sae_helpers.data import make_sparse_sources
 from sae_helpers.data import make_lecture_data
-from sae_helpers.exercises import defining_the_sae, inspection, language_model, mixing_sources, superposition, training
+from sae_helpers.exercises import (
+    defining_the_sae,
+    inspection,
+    language_model,
+    mixing_sources,
+    pathologies,
+    superposition,
+    training,
+)
 from sae_helpers.language_model import bits_per_char
+from sae_helpers.model import LECTURE, STANDARD, SAEBatch, TopK
 
 
 def cases(exercise):
@@ -62,6 +73,44 @@ def test_training_step_is_an_epoch_of_the_packages_full_batch_trainer():
     trained = fresh(1)
     history = train_sae(trained, data, n_epochs=3, lr=0.01, progress=False)
     np.testing.assert_allclose(losses, history.total, rtol=1e-6)
+    for ours, theirs in zip(stepped.parameters(), trained.parameters()):
+        torch.testing.assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("arguments", cases(superposition.TOPK_SAE))
+def test_the_topk_sae_is_the_packages_with_the_recipe(arguments):
+    d, h, k, seed, _ = arguments
+    torch.manual_seed(seed)
+    ours = superposition.TopKSAE(d, h, k)
+    assert torch.allclose(ours.W_dec.norm(dim=-1), torch.ones(h)) and torch.equal(ours.W_enc, ours.W_dec.T)
+    assert not ours.b_enc.any() and not ours.b_dec.any()
+    weights = superposition.start_weights(d, h, seed)
+    ours.load_state_dict(weights)
+    theirs = SparseAutoencoder(d, h, activation=TopK(k), recipe=STANDARD)
+    theirs.load_state_dict({"encoder.weight": weights["W_enc"].T, "encoder.bias": weights["b_enc"],
+                            "decoder.weight": weights["W_dec"].T, "decoder.bias": weights["b_dec"]})
+    x = torch.tensor(make_sparse_sources(n_sources=2 * d, d=d, p=0.1, n_samples=64, seed=seed).data, dtype=torch.float32)
+    with torch.no_grad():
+        for a, b in zip(ours(x), theirs(x)):
+            torch.testing.assert_close(a, b)
+
+
+def test_the_auxk_step_is_an_epoch_of_the_packages_full_batch_trainer():
+    def fresh():
+        model = SAEBatch(8, 16, seeds=[0, 1], activation=TopK(2), recipe=replace(LECTURE, auxk_weight=1 / 32, k_aux=4))
+        with torch.no_grad():
+            model.b_enc[:, :8] -= 2  # some latents dead from the start
+        return model
+
+    data = make_sparse_sources(n_sources=12, d=8, p=0.2, n_samples=64, seed=0).data
+    stepped = fresh()
+    optimizer = torch.optim.Adam(stepped.parameters(), lr=0.01)
+    losses = [pathologies.auxk_training_step(stepped, optimizer, torch.tensor(data, dtype=torch.float32))
+              for _ in range(3)]
+    trained = fresh()
+    history = train_sae(trained, data, n_epochs=3, lr=0.01, penalty="none", progress=False)
+    assert (history.penalty_loss > 0).all()  # AuxK was at work
+    np.testing.assert_allclose(torch.stack(losses).numpy(), history.total, rtol=1e-6)
     for ours, theirs in zip(stepped.parameters(), trained.parameters()):
         torch.testing.assert_close(ours, theirs)
 

@@ -121,6 +121,11 @@ def test_a_missing_return_is_named(exercise, capsys):
     def attempt(*arguments):
         pass
 
+    if isinstance(exercise.reference, type):  # a module: its forward forgets to return
+        class attempt(exercise.reference):
+            def forward(self, x):
+                super().forward(x)
+
     assert check(attempt, exercise) is exercise.reference
     assert "None: did you forget `return`?\nThe cells below" in capsys.readouterr().out
 
@@ -245,7 +250,7 @@ def test_an_attempt_that_changes_an_array_inside_its_matches_is_caught_and_spoil
         np.testing.assert_array_equal(kept, arguments[2].abs_r)
 
 
-def test_a_splice_that_swallows_the_error_gets_no_guess(capsys):
+def test_a_splice_that_swallows_the_error_is_told_to_let_it_through(capsys):
     def spliced_bits(model, module, tokens, replace):
         try:
             return language_model.spliced_bits(model, module, tokens, replace)
@@ -254,7 +259,7 @@ def test_a_splice_that_swallows_the_error_gets_no_guess(capsys):
 
     check(spliced_bits, language_model.SPLICED_BITS)
     out = capsys.readouterr().out
-    assert "the spliced loss is None: did you forget `return`?" in out and "Likely mistake" not in out
+    assert "✘ spliced_bits returned None though the replacement raised an error: let the error through" in out
 
 
 def test_each_notebook_imports_its_exercises_from_the_module_named_after_it():
@@ -281,7 +286,10 @@ def test_a_notebooks_exercises_import_nothing_from_later_notebooks():
     (pathologies.AUXK, pathologies._auxk_with()),
     (language_model.BEST_THRESHOLD, language_model._best_f1_with()),
     (language_model.SPLICED_BITS, language_model._spliced_with()),
-], ids=["training step", "AuxK", "best threshold", "spliced loss"])
+    (superposition.TOPK_SAE, superposition._sae_with()),
+    (toy_model_of_superposition.TRAIN_TOY, toy_model_of_superposition._loop_with()),
+    (pathologies.AUXK_STEP, pathologies._auxk_step_with()),
+], ids=["training step", "AuxK", "best threshold", "spliced loss", "TopK SAE", "toy training loop", "AuxK step"])
 def test_each_mistake_factory_left_unchanged_is_the_reference(exercise, written_out):
     # a mistake built by changing one step of a factory is that one mistake only if the factory,
     # with nothing changed, gives the right answer
@@ -308,3 +316,68 @@ def test_a_wrong_answer_right_on_every_hand_made_case_is_caught_by_a_random_one(
     assert check(topk, exercise) is exercise.reference
     out = capsys.readouterr().out
     assert "is wrong on the case 'random, seed" in out and "Likely mistake: keep the k largest along the last axis" in out
+
+
+def test_a_right_answer_the_notebook_cannot_index_is_caught_by_its_next_use(capsys):
+    def best_cosines(true_directions, learned_directions):
+        return toy_model_of_superposition.best_cosines(true_directions, learned_directions).tolist()
+
+    assert check(best_cosines, toy_model_of_superposition.BEST_COSINES) is toy_model_of_superposition.best_cosines
+    out = capsys.readouterr().out
+    assert "but the notebook goes on with `per_feature[name][keep], keep a bool array`" in out
+    assert "a list (TypeError" in out and "return a numpy array, as the reference does" in out
+
+
+def test_a_splice_that_turns_the_error_into_nan_is_caught(capsys):
+    def spliced_bits(model, module, tokens, replace):
+        handle = module.register_forward_hook(lambda mod, inputs, output: replace(output))
+        try:
+            return bits_per_char(model, tokens)
+        except Exception:
+            return float("nan")
+        finally:
+            handle.remove()
+
+    assert check(spliced_bits, language_model.SPLICED_BITS) is language_model.spliced_bits
+    assert "✘ spliced_bits returned nan though the replacement raised an error" in capsys.readouterr().out
+
+
+def test_outputs_in_another_order_are_named(capsys):
+    def sae_forward(*arguments):
+        return tuple(reversed(defining_the_sae.sae_forward(*arguments)))
+
+    check(sae_forward, defining_the_sae.SAE_FORWARD)
+    assert "the right outputs, in another order: return them in the order (x_recon, latents)" in capsys.readouterr().out
+
+
+def test_a_probe_returned_as_weights_is_told_to_return_a_function(capsys):
+    def train_probe(x, labels, l2, n_steps, lr):
+        return torch.zeros(x.shape[1]), torch.zeros(())
+
+    check(train_probe, language_model.TRAIN_PROBE)
+    assert "✘ train_probe returned a tuple, not a function: return the probe" in capsys.readouterr().out
+
+
+def test_a_child_counted_without_its_parent_is_caught_on_the_control_case(capsys):
+    def absorption_score(fires, parent_active, child_active):  # right wherever children only come with their parent
+        with_child, without = child_active, parent_active & ~child_active
+        recall_with = (fires & with_child).sum(axis=0) / np.maximum(with_child.sum(axis=0), 1)
+        recall_without = (fires & without).sum(axis=0) / np.maximum(without.sum(axis=0), 1)
+        defined = (recall_without > 0) & ((parent_active & child_active).sum(axis=0) > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(defined, 1 - recall_with / recall_without, np.nan)
+
+    assert check(absorption_score, pathologies.ABSORPTION) is pathologies.ABSORPTION.reference
+    out = capsys.readouterr().out
+    assert "on the case 'children active without their parent too, as in the control'" in out
+    assert "Likely mistake: the group with a child counts only samples where the parent is active too" in out
+
+
+def test_a_tied_encoder_that_shares_the_decoders_memory_is_caught(capsys):
+    class TopKSAE(superposition.TopKSAE):
+        def __init__(self, d, h, k):
+            super().__init__(d, h, k)
+            self.W_enc = torch.nn.Parameter(self.W_dec.T)  # a view: one matrix for both
+
+    assert check(TopKSAE, superposition.TOPK_SAE) is superposition.TopKSAE
+    assert "Likely mistake: nn.Parameter(self.W_dec.T) shares W_dec's memory" in capsys.readouterr().out

@@ -177,8 +177,8 @@ with_exercises = pytest.mark.parametrize("source", WITH_EXERCISES, ids=lambda p:
 def test_each_exercise_is_a_stub_a_check_a_hint_and_a_solution(source):
     nb = read_source(source)
     for stub, check_cell, solution in exercise_cells(nb):
-        name = re.match(r"def (\w+)\(", stub.source).group(1)
-        assert solution.startswith(f"def {name}("), f"the solution must define {name}"
+        kind, name = re.match(r"(def|class) (\w+)\(", stub.source).groups()
+        assert solution.startswith(f"{kind} {name}("), f"the solution must define {name}"
         assert re.fullmatch(rf"\w+ = check\({name}, [A-Z0-9_]+\)", check_cell.source), check_cell.source
         after = nb.cells[nb.cells.index(check_cell) + 1]
         assert "<summary>Hint</summary>" in after.source and "<summary>Solution</summary>" in after.source

@@ -73,6 +73,16 @@ def test_a_probe_reads_a_property_that_no_single_direction_holds():
     assert logits.shape == (2000, 1)
 
 
+def test_each_propertys_probe_is_the_one_it_gets_alone():
+    # one loss averaged over the properties would weigh the penalty once per property
+    x = rng.normal(size=(1000, 4))
+    labels = np.column_stack([x[:, 0] > 0.3, x[:, 1] - x[:, 2] > 1, rng.random(1000) < 0.1])
+    together = linear_probe(x, labels, l2=0.01)(torch.as_tensor(x))
+    for p in range(3):
+        alone = linear_probe(x, labels[:, [p]], l2=0.01)(torch.as_tensor(x))
+        torch.testing.assert_close(together[:, [p]], alone, rtol=1e-4, atol=1e-4)
+
+
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="bool"):
         best_thresholds(ACTIVATIONS, LABELS.astype(int))

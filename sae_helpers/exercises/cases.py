@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from sae_helpers.data import make_lecture_data
+from sae_helpers.exercises.engine import NextUse
 
 LECTURE = make_lecture_data(n_samples=300)  # the lecture's two sources, mixed
 SWAPPED = np.column_stack([LECTURE.sources[:, 1], LECTURE.sources[:, 0], LECTURE.sources[:, 0]])  # 3, two copies
@@ -56,3 +57,8 @@ def random_cases(make, n=3, first_seed=100):
 def as_tensor(a):
     """A numpy array as a float32 tensor, the dtype the notebooks' SAEs use."""
     return torch.tensor(a, dtype=torch.float32)
+
+
+def indexed_by_mask(code):
+    """The notebook's next use `code`: the result indexed with a bool array, which a list cannot be."""
+    return NextUse(code, lambda result: result[np.ones(len(result), dtype=bool)])

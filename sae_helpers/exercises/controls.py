@@ -31,6 +31,22 @@ def _signed(latents, sources, matches):
     return np.diagonal(r) - np.where(np.eye(len(r), dtype=bool), -np.inf, r).max(axis=1)
 
 
+def _others(latents, sources, matches):
+    """|r| of each matched latent with its own source, and with each other source (NaN there)."""
+    r = abs_corr(latents, sources)[matches.latent]
+    return np.diagonal(r), np.where(np.eye(len(r), dtype=bool), np.nan, r)
+
+
+def _minus_summed_others(latents, sources, matches):
+    own, others = _others(latents, sources, matches)
+    return own - np.nansum(others, axis=1)
+
+
+def _minus_mean_of_others(latents, sources, matches):
+    own, others = _others(latents, sources, matches)
+    return own - np.nanmean(others, axis=1)
+
+
 def _top_two_gap(latents, sources, matches):
     """Each matched latent's largest |r| minus its second largest."""
     r = np.sort(abs_corr(latents, sources)[matches.latent], axis=1)
@@ -39,6 +55,19 @@ def _top_two_gap(latents, sources, matches):
 
 def _mixing_columns(mixing, directions, latent):
     return decoder_alignment(mixing.T, directions, latent)
+
+
+def _decoder_not_unit(mixing, directions, latent):
+    return np.abs(np.sum(unit_rows(mixing) * directions[latent], axis=1))
+
+
+def _lengths_over_axis_0(mixing, directions, latent):
+    chosen = directions[latent]
+    return np.abs(np.sum(mixing / np.linalg.norm(mixing, axis=0) * chosen / np.linalg.norm(chosen, axis=0), axis=1))
+
+
+def _best_of_all_directions(mixing, directions, latent):
+    return np.abs(unit_rows(mixing) @ unit_rows(directions).T).max(axis=1)
 
 
 def _dot_products(mixing, directions, latent):
@@ -66,6 +95,10 @@ SELECTIVITY = Exercise(
                 "that is the gap between the latent's two largest |r|, which is positive even where its "
                 "own source is not its best: subtract its best |r| with another source from its |r| with "
                 "its own."),
+        Mistake(_minus_summed_others, "subtract the largest |r| with another source, not the sum of them all."),
+        Mistake(_minus_mean_of_others,
+                "subtract the largest |r| with another source, not their mean: one strong rival is "
+                "enough to make a latent unselective."),
     ),
     random_cases=random_cases(_random_matches),
 )
@@ -82,6 +115,12 @@ ALIGNMENT = Exercise(
                 "not its column."),
         Mistake(_dot_products, "these are dot products, not cosines: divide both directions by their lengths."),
         Mistake(_signed_cosines, "take |cos|: a latent may write its source's direction with the opposite sign."),
+        Mistake(_decoder_not_unit,
+                "divide the decoder directions by their lengths too: a cosine is between two unit vectors."),
+        Mistake(_lengths_over_axis_0,
+                "each direction's length is the norm of its row, norm(axis=1); axis=0 gives the columns'."),
+        Mistake(_best_of_all_directions,
+                "use the matched latent's direction, directions[latent], not the best of all directions."),
     ),
     random_cases=random_cases(_random_alignment),
 )

@@ -53,6 +53,16 @@ def _no_decoder_bias(x, W_enc, b_enc, W_dec, b_dec):
     return latents @ W_dec.T, latents
 
 
+def _decoded_with_the_encoder(x, W_enc, b_enc, W_dec, b_dec):
+    latents = F.gelu(x @ W_enc.T + b_enc)
+    return latents @ W_enc + b_dec, latents
+
+
+def _tanh_gelu(x, W_enc, b_enc, W_dec, b_dec):
+    latents = F.gelu(x @ W_enc.T + b_enc, approximate="tanh")
+    return latents @ W_dec.T + b_dec, latents
+
+
 def _signed_mean(latents):
     return latents.mean()
 
@@ -65,12 +75,30 @@ def _mean_over_samples_only(latents):
     return latents.abs().mean(dim=0)
 
 
+def _squared(latents):
+    return (latents**2).mean()
+
+
 def _summed_over_latents(latents):
     return latents.abs().sum(dim=1).mean()
 
 
 def _variances_kept(f):
     return (torch.cov(f.T) ** 2).sum()
+
+
+def _samples_as_variables(f):
+    c = torch.cov(f)
+    return (c**2).sum() - (torch.diagonal(c) ** 2).sum()
+
+
+def _upper_triangle(f):
+    return (torch.triu(torch.cov(f.T), diagonal=1) ** 2).sum()
+
+
+def _absolute_values(f):
+    c = torch.cov(f.T)
+    return c.abs().sum() - torch.diagonal(c).abs().sum()
 
 
 def _not_centred(f):
@@ -94,12 +122,18 @@ SAE_FORWARD = Exercise(
            ("one sample", (tensor(1, 2, seed=5), *_sae_weights(2, 20, seed=6))),
            ("5 inputs, 3 latents", (tensor(7, 5, seed=9), *_sae_weights(5, 3, seed=10)))),
     random_cases=random_cases(_random_sae),
+    outputs=("x_recon", "latents"),
     mistakes=(
         Mistake(_relu_forward, "that is a ReLU: the lecture's SAE uses GELU (torch.nn.functional.gelu)."),
         Mistake(_gelu_after_the_decoder,
                 "the decoder is linear: apply GELU to the latents only, not to the reconstruction."),
         Mistake(_no_biases, "the biases are missing: the encoder adds b_enc before GELU, the decoder adds b_dec."),
         Mistake(_no_decoder_bias, "the decoder's bias b_dec is missing."),
+        Mistake(_decoded_with_the_encoder,
+                "the decoder has its own weights: decode with W_dec (latents @ W_dec.T), not with the "
+                "encoder's W_enc."),
+        Mistake(_tanh_gelu,
+                "that is GELU's tanh approximation: the lecture uses the exact GELU, F.gelu(z) (erf)."),
     ),
 )
 
@@ -116,6 +150,7 @@ L1_PENALTY = Exercise(
                 "you averaged over samples only; the lecture averages over latents too (one number)."),
         Mistake(_summed_over_latents,
                 "you summed over latents and averaged over samples; the lecture averages over both."),
+        Mistake(_squared, "that squares the latents (an L2 penalty): the L1 penalty takes |latent|."),
     ),
 )
 
@@ -134,5 +169,12 @@ DECORRELATION_PENALTY = Exercise(
                 "around the mean."),
         Mistake(_not_squared, "square the covariances before summing: negative ones count too."),
         Mistake(_divided_by_n, "the covariance divides by n − 1 (torch.cov's default), not by n."),
+        Mistake(_samples_as_variables,
+                "torch.cov takes variables as rows: torch.cov(latents) treats each sample as a variable. "
+                "Transpose: torch.cov(latents.T), (h, h)."),
+        Mistake(_upper_triangle,
+                "every pair of latents appears twice in the covariance matrix, above and below the "
+                "diagonal: sum both (or twice the upper triangle)."),
+        Mistake(_absolute_values, "square the covariances: the penalty is a sum of squares, not of |cov|."),
     ),
 )

@@ -3,6 +3,7 @@ mistakes), `Mistake`, and `check`, which runs a learner's function against the r
 says in plain words what is wrong."""
 
 import copy
+import itertools
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
@@ -13,6 +14,17 @@ import torch
 class Mistake(NamedTuple):
     function: Callable  # a wrong solution a learner is likely to write
     message: str  # what it gets wrong, in plain words
+
+
+class CheckFailed(Exception):
+    """Raised by an exercise's `run` where what the learner's function did cannot be compared,
+    or used as the notebook uses it next; its message says why, in the learner's words, and
+    reads after the function's name ("returned ...")."""
+
+
+class NextUse(NamedTuple):
+    code: str  # what the notebook does next with the result, as it is written there
+    run: Callable  # run(result) does the same to the learner's result, and raises where the notebook would
 
 
 def _call(function, *arguments):
@@ -27,6 +39,7 @@ class Exercise:
     run: Callable = _call  # run(function, *arguments) -> what is compared; by default one call
     outputs: tuple = ()  # names of what run returns, for messages (default: "the result", "output k")
     random_cases: tuple = ()  # more cases like `cases`, drawn at random (cases.random_cases), run after them
+    next_use: NextUse = None  # tried on a result with the right values, where the notebook could trip on its type
 
 
 def _as_outputs(value, n_expected=1):
@@ -56,6 +69,10 @@ def _number(g, e):
         if shown[0] != shown[1]:
             break
     return shown
+
+
+def _kind(value):
+    return "a numpy array" if isinstance(value, np.ndarray) else f"a {type(value).__name__}"
 
 
 def _output_name(k, n_outputs, names):
@@ -111,6 +128,20 @@ def _difference(expected, got, names=()):
     return None
 
 
+def _reordered(expected, got, names=()):
+    """Where `got` has `expected`'s outputs in another order: what to return instead, else None."""
+    if len(expected) < 2 or not isinstance(got, (tuple, list)) or len(got) != len(expected):
+        return None
+    for order in itertools.permutations(range(len(got))):
+        try:
+            if order != tuple(range(len(got))) and _difference(expected, tuple(got[i] for i in order)) is None:
+                listed = ", ".join(_output_name(k, len(expected), names) for k in range(len(expected)))
+                return f"the right outputs, in another order: return them in the order ({listed})"
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
 def _changed_input(before, after):
     """The position of the first array or tensor argument that a call changed in place, or None."""
     for k, (b, a) in enumerate(zip(before, after)):
@@ -150,10 +181,14 @@ def _check(attempt, exercise):
         except NotImplementedError:
             print(f"{name}: not solved yet. {fallback}")
             return reference
+        except CheckFailed as failure:
+            print(f"✘ {name} {failure} (the case '{label}').\n{fallback}")
+            return reference
         except Exception as error:
             print(f"✘ {name} raised {type(error).__name__} on the case '{label}': {error}\n{fallback}")
             return reference
         wrong_value = _difference(expected, got, exercise.outputs)
+        wrong_value = wrong_value and (_reordered(expected, got, exercise.outputs) or wrong_value)
         problem = wrong_value or _type_difference(returned, got, exercise.outputs)
         changed = _changed_input(arguments, given)
         if problem is None and changed is not None:
@@ -161,6 +196,15 @@ def _check(attempt, exercise):
                   f"in place (as x -= ... or x[...] = ... do), and the notebook uses that input again: "
                   f"work on a copy (x = x - ...).\n{fallback}")
             return reference
+        if problem is None and exercise.next_use is not None:
+            try:
+                exercise.next_use.run(got)
+            except Exception as error:
+                print(f"✘ {name} gives the right values on the case '{label}', but the notebook goes on with "
+                      f"`{exercise.next_use.code}`, which fails on what it returned, a {type(got).__name__} "
+                      f"({type(error).__name__}: {error}): return {_kind(returned)}, as the reference "
+                      f"does.\n{fallback}")
+                return reference
         if problem is not None:
             try:  # a recorded mistake that gives the same wrong values
                 outputs = (_as_outputs(got, len(expected))

@@ -56,6 +56,16 @@ def _by_covariance(latents, sources):
     return np.abs((latents - latents.mean(0)).T @ (sources - sources.mean(0))).argmax(0)
 
 
+def _smallest(latents, sources):
+    return abs_corr(latents, sources).argmin(axis=0)
+
+
+def _corrcoef_nan(latents, sources):
+    n_latents = latents.shape[1]
+    with np.errstate(all="ignore"):
+        return np.abs(np.corrcoef(latents.T, sources.T)[:n_latents, n_latents:]).argmax(axis=0)
+
+
 def _lectures_rule(latents, sources):
     return abs_corr(latents, sources).argmax(axis=0)
 
@@ -101,6 +111,10 @@ BEST_LATENTS = Exercise(
         Mistake(_each_latents_best_source,
                 "you took each latent's best source; the task asks for each source's best latent."),
         Mistake(_by_covariance, "that compares covariances, which grow with a latent's scale: use the correlation r."),
+        Mistake(_corrcoef_nan,
+                "np.corrcoef gives NaN for a latent that never changes (a dead one), and argmax picks the "
+                "NaN: use sae_helpers.metrics.abs_corr, which gives such a latent 0."),
+        Mistake(_smallest, "argmin picks the smallest |r|: the best latent has the largest (argmax)."),
     ),
     random_cases=random_cases(_random_latents_and_sources),
 )

@@ -1,15 +1,34 @@
-"""Notebook 08's exercises: the loss with a module's output spliced, and one direction's best
-threshold."""
+"""Notebook 08's exercises: a linear probe, the loss with a module's output spliced, and one
+direction's best threshold."""
 
 import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from sae_helpers.exercises.cases import random_cases
-from sae_helpers.exercises.engine import Exercise, Mistake
+from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake
 from sae_helpers.language_model import CharTransformer, bits_per_char, splice
-from sae_helpers.scoring import best_thresholds
+from sae_helpers.scoring import best_thresholds, probe_loss
+
+
+def train_probe(x, labels, l2, n_steps, lr):
+    """A linear probe for one property: logistic regression on x (n, d) standardised with its own
+    mean and std, its weights and bias from 0, trained by n_steps of Adam on `probe_loss` (the
+    loss `linear_probe` minimises with L-BFGS). Returns the probe: activations -> logits (n,)."""
+    mean, std = x.mean(dim=0), x.std(dim=0)
+    z = (x - mean) / std
+    weight = torch.zeros(x.shape[1], dtype=x.dtype, requires_grad=True)
+    bias = torch.zeros((), dtype=x.dtype, requires_grad=True)
+    optimizer = torch.optim.Adam([weight, bias], lr=lr)
+    for _ in range(n_steps):
+        loss = probe_loss(z @ weight + bias, labels, weight, l2)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    weight, bias = weight.detach(), bias.detach()
+    return lambda activations: ((activations - mean) / std) @ weight + bias
 
 
 def spliced_bits(model, module, tokens, replace):
@@ -22,6 +41,33 @@ def best_f1(activations, labels):
     """One direction's best F1 over thresholds (positive where activation >= t), and that t."""
     f1, threshold = best_thresholds(np.asarray(activations)[:, None], np.asarray(labels)[:, None])
     return float(f1[0, 0]), float(threshold[0, 0])
+
+
+def _probe_case(n, d, rate, seed):
+    """Activations (n, d), float64 with dimensions of different scales and offsets, as a residual
+    stream's, and a property (n,) that a direction of them predicts with noise; `rate`: its share."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)) * rng.uniform(0.2, 5, size=d) + rng.uniform(-3, 3, size=d)
+    score = (x - x.mean(axis=0)) / x.std(axis=0) @ rng.normal(size=d) + rng.normal(size=n)
+    return torch.tensor(x), torch.tensor(score > np.quantile(score, 1 - rate))
+
+
+def _probe_run(fit, n, d, rate, seed, l2, n_steps):
+    """Fit a probe on the first 3/4 of a `_probe_case` with Adam's lr 0.1, as the notebook does
+    next, and give its logits on the last quarter."""
+    x, labels = _probe_case(n, d, rate, seed)
+    fitted = fit(x[: 3 * n // 4], labels[: 3 * n // 4], l2, n_steps, 0.1)
+    if fitted is not None and not callable(fitted):
+        raise CheckFailed(f"returned a {type(fitted).__name__}, not a function: return the probe, a function "
+                          f"from activations to logits (lambda activations: ...), which the notebook calls next")
+    return None if fitted is None else fitted(x[3 * n // 4:])
+
+
+def _random_probe(rng):
+    n, d, rate = int(rng.integers(40, 400)), int(rng.integers(1, 12)), float(rng.uniform(0.05, 0.6))
+    l2, n_steps = float(10 ** rng.uniform(-4, -1)), int(rng.integers(1, 30))
+    return (f"{n} samples of {d} dimensions, {rate:.0%} positive, l2 = {l2:.2g}, {n_steps} steps",
+            (n, d, rate, int(rng.integers(0, 1000)), l2, n_steps))
 
 
 def _tiny_model():
@@ -52,6 +98,11 @@ def _spliced_run(function, layer, replace):
         if replace is not _failing_replacement:
             raise
         spliced = math.nan
+    else:
+        if replace is _failing_replacement:
+            raise CheckFailed(f"returned {spliced!r} though the replacement raised an error: let the error "
+                              f"through to the caller (try: ... finally: removes the hook without catching "
+                              f"anything), or the notebook would go on with a loss that was never computed")
     try:
         return spliced, bits_per_char(model, tokens)
     except ReplacementFailed:
@@ -62,15 +113,19 @@ def _spliced_run(function, layer, replace):
 
 # --- the mistakes ----------------------------------------------------------------------------------
 
-def _spliced_with(remove=True, returns=True, bits=True):
+def _spliced_with(remove=True, returns=True, bits=True, on_input=False):
     """The spliced loss written out with a hook: `remove=False` leaves the hook on, `returns=False`
-    returns nothing from it, `bits=False` gives nats (with no change, the reference)."""
+    returns nothing from it, `bits=False` gives nats, `on_input` replaces the module's input (with
+    no change, the reference)."""
     def spliced(model, module, tokens, replace):
         def hook(mod, inputs, output):
             replaced = replace(output)
             return replaced if returns else None
 
-        handle = module.register_forward_hook(hook)
+        def input_hook(mod, inputs):
+            return (replace(inputs[0]), *inputs[1:])
+
+        handle = module.register_forward_pre_hook(input_hook) if on_input else module.register_forward_hook(hook)
         try:
             loss = bits_per_char(model, tokens)
         finally:
@@ -80,10 +135,40 @@ def _spliced_with(remove=True, returns=True, bits=True):
     return spliced
 
 
-def _best_f1_with(strict=False, ties=True, score="f1"):
-    """best_f1 written out: `strict` predicts activation > t, `ties=False` treats every sorted
-    position as a threshold, `score` "accuracy" or "no factor 2" scores something else (with no
-    change, the reference)."""
+def _probe_with(standardise=True, own_statistics=False, penalised="weight", penalty="squares", bce="mean",
+                zero_grad=True, logits=True):
+    """The probe written out with one step done differently (with no change, the reference)."""
+    def fit(x, labels, l2, n_steps, lr):
+        mean, std = (x.mean(dim=0), x.std(dim=0)) if standardise else (0, 1)
+        z = (x - mean) / std
+        weight = torch.zeros(x.shape[1], dtype=x.dtype, requires_grad=True)
+        bias = torch.zeros((), dtype=x.dtype, requires_grad=True)
+        optimizer = torch.optim.Adam([weight, bias], lr=lr)
+        for _ in range(n_steps):
+            logit = z @ weight + bias
+            fit_loss = F.binary_cross_entropy_with_logits(logit, labels.to(x.dtype), reduction=bce)
+            penalised_values = weight if penalised == "weight" else torch.cat([weight, bias[None]])
+            size = {"squares": (penalised_values**2).sum(), "abs": penalised_values.abs().sum(),
+                    "mean of squares": (penalised_values**2).mean()}[penalty]
+            loss = fit_loss + l2 * size
+            if zero_grad:
+                optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        weight, bias = weight.detach(), bias.detach()
+
+        def probe(activations):
+            m, s = (activations.mean(dim=0), activations.std(dim=0)) if own_statistics else (mean, std)
+            logit = ((activations - m) / s) @ weight + bias
+            return logit if logits else torch.sigmoid(logit)
+        return probe
+    return fit
+
+
+def _best_f1_with(strict=False, ties="last", score="f1"):
+    """best_f1 written out: `strict` predicts activation > t, `ties` "all" treats every sorted
+    position as a threshold and "first" the first of each run of equal values, `score` "accuracy"
+    or "no factor 2" scores something else (with no change, the reference)."""
     def best(activations, labels):
         order = np.argsort(-activations, kind="stable")
         values, hits = activations[order], labels[order]
@@ -93,7 +178,8 @@ def _best_f1_with(strict=False, ties=True, score="f1"):
             scores = (true_positives + (len(hits) - called) - (hits.sum() - true_positives)) / len(hits)
         else:
             scores = (1 if score == "no factor 2" else 2) * true_positives / (called + hits.sum())
-        settable = np.append(values[:-1] != values[1:], True) if ties else np.ones(len(hits), dtype=bool)
+        settable = {"last": np.append(values[:-1] != values[1:], True), "all": np.ones(len(hits), dtype=bool),
+                    "first": np.append(True, values[1:] != values[:-1])}[ties]
         i = np.argmax(np.where(settable, scores, -1))
         if strict:  # "> t" at a threshold of the next value down: the same characters called positive
             return scores[i], values[i + 1] if i + 1 < len(values) else values[i] - 1
@@ -127,9 +213,12 @@ BEST_THRESHOLD = Exercise(
             (np.concatenate([np.zeros(160), np.linspace(1, 2, 40)]),
              np.concatenate([np.ones(60), np.zeros(100), np.tile([1, 0], 20)]).astype(bool)))),
     mistakes=(
-        Mistake(_best_f1_with(ties=False),
+        Mistake(_best_f1_with(ties="all"),
                 "characters with equal activations cannot be split by a threshold: only the last "
                 "position of each run of equal values is a threshold you can set."),
+        Mistake(_best_f1_with(ties="first"),
+                "a threshold calls positive every character at or above it, so a run of equal values is "
+                "called as a whole: count it at its last position in the sorted order, not its first."),
         Mistake(_best_f1_with(strict=True),
                 "predict positive where activation >= t, so that t is the smallest activation "
                 "called positive (with > the threshold is the next value down)."),
@@ -139,6 +228,39 @@ BEST_THRESHOLD = Exercise(
                 "F1 = 2 TP / (called positive + truly positive): the factor 2 is missing."),
     ),
     random_cases=random_cases(_random_direction),
+    outputs=("the best F1", "its threshold"),
+)
+
+TRAIN_PROBE = Exercise(
+    reference=train_probe,
+    run=_probe_run,
+    cases=(("400 samples of 6 dimensions, 30 % positive, one step", (400, 6, 0.3, 0, 1e-3, 1)),
+           ("the same, 20 steps", (400, 6, 0.3, 0, 1e-3, 20)),
+           ("a rare property (5 %), a strong penalty (l2 = 0.1), 10 steps", (400, 6, 0.05, 1, 0.1, 10)),
+           ("one dimension, 5 steps", (80, 1, 0.5, 2, 1e-3, 5))),
+    outputs=("the probe's logits on held-out activations",),
+    mistakes=(
+        Mistake(_probe_with(standardise=False),
+                "standardise the activations first, (x - mean) / std per dimension: otherwise a dimension "
+                "with a large scale dominates the steps and the penalty means something else in each."),
+        Mistake(_probe_with(own_statistics=True),
+                "standardise the activations the probe scores with the training mean and std, kept from "
+                "the fit; their own statistics shift every logit."),
+        Mistake(_probe_with(penalised="all"), "penalise the weights only: the bias is not part of the L2 penalty."),
+        Mistake(_probe_with(penalty="abs"),
+                "that is an L1 penalty, l2 × Σ|w|: the probe's is l2 × Σ w², the squared weights."),
+        Mistake(_probe_with(penalty="mean of squares"),
+                "the penalty sums the squared weights, (weight ** 2).sum(): a mean divides it by d."),
+        Mistake(_probe_with(bce="sum"),
+                "average the cross-entropy over the samples (F.binary_cross_entropy_with_logits does by "
+                "default): a sum makes the penalty n times weaker."),
+        Mistake(_probe_with(zero_grad=False),
+                "zero the gradients each step (optimizer.zero_grad()) before backward: otherwise each "
+                "step adds its gradient to the previous ones."),
+        Mistake(_probe_with(logits=False),
+                "return logits, before the sigmoid: the scores are compared and thresholded as logits."),
+    ),
+    random_cases=random_cases(_random_probe),
 )
 
 SPLICED_BITS = Exercise(
@@ -157,6 +279,9 @@ SPLICED_BITS = Exercise(
                 "module, and every later forward pass is spliced too."),
         Mistake(_spliced_with(bits=False),
                 "that is in nats (natural log); bits_per_char gives bits, the unit of this notebook."),
+        Mistake(_spliced_with(on_input=True),
+                "a forward pre-hook replaces the module's input; the splice replaces its output: "
+                "module.register_forward_hook(lambda module, inputs, output: replace(output))."),
     ),
     random_cases=random_cases(_random_splice),
     run=_spliced_run,

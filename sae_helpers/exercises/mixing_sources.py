@@ -31,8 +31,28 @@ def _samples_as_columns(data, mixing):
     return np.linalg.inv(mixing) @ data.T
 
 
+def _reciprocal_entries(data, mixing):
+    return data @ (1 / mixing)
+
+
+def _transpose_as_inverse(data, mixing):
+    return data @ mixing.T
+
+
 def _raw_cosine(a, b):
     return a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+
+
+def _uncentred_product(a, b):
+    return np.mean(a * b) / (a.std() * b.std())
+
+
+def _summed_products(a, b):
+    return np.sum((a - a.mean()) * (b - b.mean())) / (a.std() * b.std())
+
+
+def _unsigned(a, b):
+    return abs(pearson_r(a, b))
 
 
 def _covariance(a, b):
@@ -75,6 +95,11 @@ UNMIX = Exercise(
         Mistake(_samples_as_columns,
                 "this is (n_sources, n_samples): rows are samples, so multiply from the right, "
                 "data @ inv(mixing)."),
+        Mistake(_reciprocal_entries,
+                "1 / mixing divides by each entry; the inverse matrix is np.linalg.inv(mixing)."),
+        Mistake(_transpose_as_inverse,
+                "the transpose is the inverse only of a rotation (orthogonal matrix); this mixing is not "
+                "one: use np.linalg.inv(mixing)."),
     ),
 )
 
@@ -87,6 +112,12 @@ PEARSON_R = Exercise(
     mistakes=(
         Mistake(_raw_cosine, "you forgot to subtract the means: that is the cosine of the raw vectors, not r."),
         Mistake(_covariance, "that is the covariance: divide it by the two standard deviations."),
+        Mistake(_uncentred_product,
+                "subtract each variable's mean before multiplying: mean(a·b) is not the covariance."),
+        Mistake(_summed_products,
+                "the covariance is the mean of the products of the deviations, not their sum (the sum "
+                "grows with the number of samples)."),
+        Mistake(_unsigned, "r keeps its sign: a variable and its negative have r = −1, not 1."),
         Mistake(_n_over_n_minus_1,
                 "the covariance and the standard deviations use different denominators (n and n − 1): "
                 "use the same in both."),

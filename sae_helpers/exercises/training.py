@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from sae_helpers.data import make_lecture_data
 from sae_helpers.exercises.cases import as_tensor, random_cases, tensor
-from sae_helpers.exercises.engine import Exercise, Mistake
+from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake
 from sae_helpers.model import SparseAutoencoder, l1_penalty
 
 
@@ -36,8 +36,8 @@ def _train_with(step, seed, n_steps, sparsity_weight=1.0):
     x = torch.tensor(make_lecture_data(n_samples=200).data, dtype=torch.float32)
     losses = [step(model, optimizer, x) for _ in range(n_steps)]
     if any(isinstance(loss, torch.Tensor) for loss in losses):
-        raise TypeError("your step returned the loss as a tensor, which holds on to its graph; the notebook "
-                        "collects the losses as numbers: return loss.item()")
+        raise CheckFailed("returned the loss as a tensor, which holds on to its graph; the notebook collects "
+                          "the losses as numbers: return loss.item()")
     losses = None if any(loss is None for loss in losses) else np.array([float(loss) for loss in losses])
     return torch.cat([p.detach().flatten() for p in model.parameters()]), losses
 
@@ -98,6 +98,17 @@ def _unweighted_loss(model, x):
     return F.mse_loss(x_recon, x) + l1_penalty(latents)
 
 
+def _fresh_optimiser_each_step(model, optimizer, x):
+    """A new Adam (the notebook's lr) each step instead of the one given: its moments start again."""
+    return training_step(model, torch.optim.Adam(model.parameters(), lr=optimizer.param_groups[0]["lr"]), x)
+
+
+def _loss_after_the_step(model, optimizer, x):
+    training_step(model, optimizer, x)
+    with torch.no_grad():
+        return _lecture_loss(model, x).item()
+
+
 def _step_without_gradient(model, optimizer, x):
     """backward before zero_grad: Adam steps with no gradient (as when backward is left out)."""
     loss = _lecture_loss(model, x)
@@ -109,6 +120,10 @@ def _step_without_gradient(model, optimizer, x):
 
 def _transposed_gradient(d_recon, latents):
     return latents.T @ d_recon
+
+
+def _outer_product_of_sums(d_recon, latents):
+    return torch.outer(d_recon.sum(dim=0), latents.sum(dim=0))
 
 
 def _divided_by_n_again(d_recon, latents):
@@ -134,6 +149,11 @@ TRAINING_STEP = Exercise(
         Mistake(_step_with(_unweighted_loss),
                 "the penalty is the model's sparsity_loss(latents), which multiplies the L1 penalty by "
                 "model.sparsity_weight; you left the weight out."),
+        Mistake(_fresh_optimiser_each_step,
+                "use the optimizer you are given: a new Adam each step forgets its running averages of "
+                "the gradients, and every step becomes Adam's first."),
+        Mistake(_loss_after_the_step,
+                "return the loss the step minimised, computed before optimizer.step(), not the loss after it."),
     ),
 )
 
@@ -148,5 +168,8 @@ DECODER_WEIGHT_GRADIENT = Exercise(
         Mistake(_transposed_gradient,
                 "this is (h, d): PyTorch stores the decoder's weight as (d, h), so use d_recon.T @ latents."),
         Mistake(_divided_by_n_again, "do not divide by n again: d_recon already carries the MSE's 1/(n d)."),
+        Mistake(_outer_product_of_sums,
+                "the gradient sums over samples of the products, Σₙ d_reconₙ latentsₙᵀ (d_recon.T @ latents), "
+                "not the product of the sums."),
     ),
 )
