@@ -24,7 +24,8 @@
 #
 # - generate 64 sparse sources along 64 directions squeezed into 32 dimensions;
 # - see why PCA and ICA cannot recover them, whatever they do;
-# - write the MCC, TopK and the decoder-norm penalty yourself (exercises with self-checks);
+# - write the MCC, TopK, the decoder-norm penalty and a TopK SAE with the recipe yourself
+#   (exercises with self-checks);
 # - train two modern SAEs (ReLU with an L1 penalty, and TopK) in minibatches, with the recipe
 #   the field trains them with;
 # - score every method against the truth with the same metrics, next to chance;
@@ -413,8 +414,9 @@ for name, history in [("ReLU + L1", relu_history), ("TopK", topk_history)]:
     print(f"{name:9} final MSE per seed: " + "  ".join(f"{v:.5f}" for v in history.mse[-1]))
 
 # %% [markdown]
-# The package trained the SAE you wrote: load seed 0's trained TopK weights into your class (or
-# the reference, until yours passes), and it gives the latents the package's `SAEBatch` gives.
+# The package trained the same model as an `SAEBatch`: load seed 0's trained TopK weights into
+# your class (or the reference, until yours passes), and it gives the latents the package's
+# `SAEBatch` gives.
 
 # %%
 mine = topk_sae_cls(32, 128, 3)

@@ -20,12 +20,13 @@
 # and where the answer is still known: its own weights say where each feature went. In this
 # notebook you will:
 #
-# - build the toy model and write its loss yourself (an exercise with a self-check);
+# - build the toy model and write its loss and its training loop yourself (two exercises with
+#   self-checks);
 # - watch it keep only its most important features when features are dense, and pack in more
 #   features than it has dimensions (antipodal pairs, a pentagon) when they are sparse;
 # - train SAEs on its hidden layer and score them against the network's own feature
 #   directions, next to chance, an untrained SAE, PCA, ICA and sparse dictionary learning;
-# - write that score yourself (a second exercise), and explore sparsity and importance.
+# - write that score yourself (a third exercise), and explore sparsity and importance.
 
 # %% [markdown]
 # ## Setup
@@ -170,7 +171,8 @@ weighted_mse = check(importance_weighted_mse, IMPORTANCE_WEIGHTED_MSE)
 # `model.parameters()`; at each step draw `x = model.sample(batch_size, generator)`, shape
 # (K, batch_size, n_features), compute `weighted_mse(x, model(x), model.importance)`, shape
 # (K,), and take an optimiser step on its sum. Out: the losses, a numpy array (n_steps, K). The
-# cells below train every toy model with your loop.
+# next two sections train their toy models with your loop (the explorer at the end uses the
+# package's).
 
 # %%
 def train_toy(model, n_steps, batch_size, lr, seed):

@@ -26,12 +26,13 @@
 # is known. For each failure we cause it, measure it against the truth and a control, apply the
 # fix the literature proposes, and measure again, over 3 seeds. In this notebook you will:
 #
-# - write the AuxK loss that keeps latents from dying (an exercise with a self-check);
+# - write the AuxK loss that keeps latents from dying, and the training step that adds it (two
+#   exercises with self-checks);
 # - train SAEs with the recipe the field uses (pre-encoder bias, tied initialisation, unit-norm
 #   decoder, AuxK, input normalisation) and measure what each ingredient does, one at a time;
 # - see that MCC is blind to shrinkage, tell shrinkage from spreading, and compare ReLU, TopK
 #   and JumpReLU SAEs at equal sparsity, along their sparsity–fidelity frontiers;
-# - build a feature hierarchy, write the absorption score (a second exercise), and see how much
+# - build a feature hierarchy, write the absorption score (a third exercise), and see how much
 #   a Matryoshka loss helps;
 # - explore how the dictionary's width and k decide how many latents die.
 
@@ -220,7 +221,7 @@ for run in runs["TopK, 64 latents"]:
 # a gradient. After the main TopK pass, the latents **dead in the batch** (0 on every one of its
 # samples) compete on their own: each sample keeps the k_aux largest of their pre-activations
 # (through a ReLU, as TopK does), and these auxiliary latents must reconstruct the **residual**
-# e = x − x̂, what the live latents left unexplained:
+# e = x − x̂ (x̂ the reconstruction), what the live latents left unexplained:
 #
 #     ê = aux_latents @ decoder_directions
 #     AuxK = mean over samples and dimensions of (ê − e)²
@@ -229,7 +230,7 @@ for run in runs["TopK, 64 latents"]:
 # The denominator, the residual's variance, keeps the loss from vanishing as the main
 # reconstruction improves. Where no latent is dead, AuxK is 0. Gao et al. call a latent dead
 # after 10 million tokens without firing, use k_aux ≈ half the language model's width d_model
-# (512; 256 in their code) and weight 1/32. Here: dead in the batch, k_aux = 32 (our choice),
+# (k_aux = 512 in the paper, 256 in their code) and weight 1/32. Here: dead in the batch, k_aux = 32 (our choice),
 # weight 1/32.
 #
 # Write it. In: `residual` (..., n, d), `pre_activations` and `latents` (..., n, h), the
@@ -313,7 +314,8 @@ assert ((aux_loss > 0.9) & (aux_loss < 1.1)).all() and torch.equal(reachable, de
 # `output = model(x)`, the MSE per instance, `((output.x_recon - x) ** 2).mean(dim=(-2, -1))`,
 # shape (K,), and AuxK with your function of exercise 1 (`auxk_fn`): the residual is
 # `x - output.x_recon` with its gradient cut (`.detach()`), the pre-activations are
-# `model.pre_activations(x)`, the directions `model.decoder_directions`. The loss is the MSE plus
+# `model.pre_activations(x)`, the latents `output.latents`, the directions
+# `model.decoder_directions` and k_aux `model.recipe.k_aux`. The loss is the MSE plus
 # `auxk_weight` × AuxK; take one optimiser step on its sum over the instances. Out: the loss per
 # instance, detached, shape (K,).
 
@@ -324,8 +326,8 @@ def auxk_training_step(model, optimizer, x):
 
 # %% [markdown]
 # The check runs 1 to 4 steps of your function and of the reference on small TopK SAEs (one or
-# several instances, half their latents started dead) from the same weights, and compares the
-# weights after the steps and the losses you returned.
+# several instances, with many latents dead from the start) from the same weights, and compares
+# the weights after the steps and the losses you returned.
 
 # %%
 auxk_step_fn = check(auxk_training_step, AUXK_STEP)

@@ -100,7 +100,7 @@ class Corpus(NamedTuple):
     held_out_files: tuple  # the held-out modules' names
 
 
-def encode(text):
+def text_to_codes(text):
     """ASCII text -> (len,) int64 tensor of character codes; ValueError for other characters."""
     codes = np.frombuffer(text.encode("utf-32-le"), np.uint32)
     if codes.size and codes.max() >= VOCAB_SIZE:
@@ -108,7 +108,7 @@ def encode(text):
     return torch.from_numpy(codes.astype(np.int64))
 
 
-def decode(tokens):
+def codes_to_text(tokens):
     """(n,) character codes -> str."""
     return "".join(map(chr, torch.as_tensor(tokens).tolist()))
 
@@ -244,12 +244,12 @@ def bits_per_char(model, tokens, batch_size=64, context=None):
 def generate(model, prompt, n_chars):
     """The prompt followed by n_chars characters, each the model's most likely next one (greedy)."""
     device = next(model.parameters()).device
-    tokens = encode(prompt).to(device)
+    tokens = text_to_codes(prompt).to(device)
     with torch.no_grad():
         for _ in range(check_positive_int(n_chars, "n_chars")):
             logits = model(tokens[None, -model.context:])
             tokens = torch.cat([tokens, logits[0, -1].argmax()[None]])
-    return decode(tokens)
+    return codes_to_text(tokens)
 
 
 def ngram_bits_per_char(train, held_out, order):

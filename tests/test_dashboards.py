@@ -7,7 +7,7 @@ import torch
 import pytest
 
 from sae_helpers.dashboards import highlight, latent_dashboard, promoted_characters, top_contexts, truth_shares
-from sae_helpers.language_model import CharTransformer, encode
+from sae_helpers.language_model import CharTransformer, text_to_codes
 from sae_helpers.model import SAEBatch, TopK
 from sae_helpers.widgets import latent_explorer
 
@@ -18,7 +18,7 @@ def tiny_model():
 
 
 def test_highlight_shades_by_tenths_and_escapes():
-    html = highlight(encode("a<\n "), [1.0, 0.449, 0.0, 2.0], 1.0)
+    html = highlight(text_to_codes("a<\n "), [1.0, 0.449, 0.0, 2.0], 1.0)
     assert 'rgba(255,140,0,1.0)">a<' in html and 'rgba(255,140,0,0.4)">&lt;<' in html
     assert "⏎" in html and "rgba(255,140,0,1.0)\">\u00a0<" in html  # clipped at 1, space kept
 
@@ -44,7 +44,7 @@ def test_promoted_characters_follow_the_unembedding():
 
 def test_dashboard_truth_line_counts_the_firing_characters():
     model = tiny_model()
-    tokens = encode("x = 1  # one\n" * 10)
+    tokens = text_to_codes("x = 1  # one\n" * 10)
     properties = np.zeros((len(tokens), 7), dtype=bool)
     properties[:, 1] = tokens.numpy() == ord("#")
     activations = np.where(tokens.numpy() == ord("#"), 2.0, 0.0)
@@ -67,7 +67,7 @@ def test_truth_shares_are_over_the_characters_a_latent_fires_on():
 
 def test_latent_explorer_shows_the_chosen_latent():
     model = tiny_model()
-    tokens = encode("def f(x):\n    return x\n" * 8)
+    tokens = text_to_codes("def f(x):\n    return x\n" * 8)
     properties = np.zeros((len(tokens), 7), dtype=bool)
     properties[:, 0] = True
     sae = SAEBatch(16, 8, seeds=[0, 1], activation=TopK(2)).double()

@@ -197,7 +197,7 @@ def test_a_result_that_leaves_torch_is_rejected(capsys):
     assert "the result is a float, not a torch tensor" in capsys.readouterr().out
 
 
-def test_an_auxk_built_in_float32_is_caught_on_notebook_09s_float64(capsys):
+def test_an_auxk_built_in_float32_is_caught_on_a_float64_case(capsys):
     def auxk_penalty(residual, pre, latents, directions, k_aux):
         dead = (latents > 0).sum(dim=-2, keepdim=True) == 0
         values, indices = pre.masked_fill(~dead, float("-inf")).topk(k_aux, dim=-1)
@@ -207,7 +207,7 @@ def test_an_auxk_built_in_float32_is_caught_on_notebook_09s_float64(capsys):
         return torch.where(dead.any(dim=-1).squeeze(-1), error / variance, 0.0)
 
     assert check(auxk_penalty, pathologies.AUXK) is pathologies.AUXK.reference
-    assert "on the case 'in float64, as notebook 09 passes them'" in capsys.readouterr().out
+    assert "on the case 'in float64: new tensors must take the inputs' dtype'" in capsys.readouterr().out
 
 
 def test_a_splice_without_finally_is_caught_when_the_replacement_fails(capsys):
@@ -381,3 +381,12 @@ def test_a_tied_encoder_that_shares_the_decoders_memory_is_caught(capsys):
 
     assert check(TopKSAE, superposition.TOPK_SAE) is superposition.TopKSAE
     assert "Likely mistake: nn.Parameter(self.W_dec.T) shares W_dec's memory" in capsys.readouterr().out
+
+
+def test_a_module_returning_its_outputs_in_another_order_is_told_which_comes_first(capsys):
+    class TopKSAE(superposition.TopKSAE):
+        def forward(self, x):
+            return tuple(reversed(super().forward(x)))
+
+    assert check(TopKSAE, superposition.TOPK_SAE) is superposition.TopKSAE
+    assert "return the reconstruction first, then the latents" in capsys.readouterr().out

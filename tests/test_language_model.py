@@ -15,9 +15,8 @@ from sae_helpers.language_model import (
     _asset,
     bits_per_char,
     char_properties,
+    codes_to_text,
     collect,
-    decode,
-    encode,
     generate,
     load_corpus,
     load_model,
@@ -25,6 +24,7 @@ from sae_helpers.language_model import (
     ngram_bits_per_char,
     splice,
     spread_windows,
+    text_to_codes,
 )
 
 SOURCE = '''def f(x, y=3):  # hi
@@ -72,9 +72,9 @@ def test_char_properties_reject_source_that_does_not_tokenize():
 
 
 def test_encode_and_decode_are_inverse_and_ascii_only():
-    assert decode(encode("def f():\n\tpass")) == "def f():\n\tpass"
+    assert codes_to_text(text_to_codes("def f():\n\tpass")) == "def f():\n\tpass"
     with pytest.raises(ValueError, match="ASCII"):
-        encode("café")
+        text_to_codes("café")
 
 
 def test_the_stored_labels_are_what_char_properties_gives():
@@ -91,7 +91,7 @@ def test_corpus_holds_out_whole_modules():
     assert len(corpus.train) == len(corpus.train_properties) > 3_000_000
     assert len(corpus.held_out) == len(corpus.held_out_properties) > 250_000
     assert 10 <= len(corpus.held_out_files) <= 30
-    assert decode(corpus.held_out[:2000]) not in decode(corpus.train)
+    assert codes_to_text(corpus.held_out[:2000]) not in codes_to_text(corpus.train)
 
 
 @pytest.fixture(scope="module")
@@ -120,11 +120,11 @@ def test_bits_per_char_is_the_mean_next_character_cross_entropy(model):
 
 
 def test_ngram_baselines_on_text_with_known_answers():
-    train = encode("ab" * 500)
-    assert ngram_bits_per_char(train, encode("abab"), 1) == pytest.approx(math.log2(1128 / 501), rel=1e-9)  # add-one: 1000 + 128
+    train = text_to_codes("ab" * 500)
+    assert ngram_bits_per_char(train, text_to_codes("abab"), 1) == pytest.approx(math.log2(1128 / 501), rel=1e-9)  # add-one: 1000 + 128
     # b follows each of the 500 a's, a each of the 499 b's before the end; add-one again
     expected = (2 * math.log2(628 / 501) + math.log2(627 / 500)) / 3
-    assert ngram_bits_per_char(train, encode("abab"), 2) == pytest.approx(expected, rel=1e-9)
+    assert ngram_bits_per_char(train, text_to_codes("abab"), 2) == pytest.approx(expected, rel=1e-9)
     with pytest.raises(ValueError, match="order"):
         ngram_bits_per_char(train, train, 3)
 

@@ -183,7 +183,7 @@ AUXK = Exercise(
            ("2 instances, k_aux = 6, more than the dead latents", (*_auxk_case((2, 16, 8), _FOUR_DEAD, 7), 6)),
            ("2 instances, only the first with dead latents",
             (*_auxk_case((2, 16, 8), [[_FOUR_DEAD], [[0.0] * 8]], 10), 2)),
-           ("in float64, as notebook 09 passes them", (*(t.double() for t in _auxk_case((16, 8), _FOUR_DEAD, 1)), 2))),
+           ("in float64: new tensors must take the inputs' dtype", (*(t.double() for t in _auxk_case((16, 8), _FOUR_DEAD, 1)), 2))),
     mistakes=(
         Mistake(_auxk_with(dead_of=_dead_across_instances),
                 "count a latent's firing per instance (over dim=-2, the samples): across all instances "

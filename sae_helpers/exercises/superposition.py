@@ -8,7 +8,7 @@ from scipy.optimize import linear_sum_assignment
 
 from sae_helpers.data import make_sparse_sources
 from sae_helpers.exercises.cases import as_tensor, normal, random_cases, random_directions, tensor, unit_rows
-from sae_helpers.exercises.engine import Exercise, Mistake
+from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake
 from sae_helpers.metrics import mcc
 from sae_helpers.model import TopK, decoder_norm_l1_penalty
 
@@ -68,6 +68,9 @@ def _build_and_train(cls, d, h, k, seed, n_steps):
     if output is None:
         return (*initialisation, None)
     x_recon, latents = output
+    if x_recon.shape != x.shape:
+        raise CheckFailed(f"returned a first output of shape {tuple(x_recon.shape)} from forward, for x of shape "
+                          f"{tuple(x.shape)}: return the reconstruction first, then the latents")
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(n_steps):
         loss = ((model(x)[0] - x) ** 2).mean()
