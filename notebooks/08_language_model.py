@@ -141,6 +141,22 @@ display(HTML("".join(f"<p><b>{name}</b></p>" + highlight(held_out_tokens[snippet
 # next character. `make model` trained it for 6,000 steps of 32 windows on two CPU cores; the
 # weights (float16, 1.7 MB) ship with the package and load in float64.
 #
+# **If you have not met a transformer.** Think of one vector of 128 numbers per character
+# position, the residual stream. Each block reads it and adds something to it; nothing is
+# overwritten:
+#
+#     codes ─ embed + position ─► x ─► block 1 ─► x ─► block 2 ─► x ─► … ─► LayerNorm ─► unembed ─► logits
+#                                                                 ▲
+#                                               the hook reads this x: what the SAE sees
+#
+#     inside a block:  x = x + attention(LayerNorm(x))   mix in earlier positions (up to 256 back)
+#                      x = x + MLP(LayerNorm(x))         512 neurons, at each position alone
+#
+# Attention is the only place where one position reads another; the MLP's 512 neurons are the
+# block's own basis, which section 7 compares with the SAE's. A **forward hook** is a function
+# PyTorch calls with a module's output whenever the module runs: on `model.blocks[1]` it sees
+# the residual stream after block 2, and it may read it (`collect`) or replace it (`splice`).
+#
 # How good is it? Bits per character on held-out modules, against two baselines fitted on the
 # training text: the **unigram** model (each character's frequency) and the **bigram** model
 # (the next character's frequency given this one).
@@ -613,7 +629,9 @@ scores["linear probe"] = probes[LAYER]  # fitted in section 3
 print("held-out F1 (AUROC)  " + " ".join(f"{name:>12s}" for name in PROPERTIES))
 print("trivial              " + " ".join(f"{f:12.2f}" for f in trivial))
 for name, s in scores.items():
-    print(f"{name:21s}" + " ".join(f"{f:5.2f} ({a:.2f})" for f, a in zip(s.f1, s.auroc)))
+    print(f"{name:21s}" + " ".join(f"{f:5.2f} ({a:.2f})" if t > trivial_at_fit + 1e-9 else f"{'—':>12s}"
+                                   for f, a, t, trivial_at_fit in zip(s.f1, s.auroc, s.train_f1, fit_trivial)))
+print("—: no direction beats calling every fitting character positive")
 
 probe_f1 = scores["linear probe"].f1
 for seed in SEEDS:
@@ -628,8 +646,8 @@ for seed in SEEDS:
 #
 # - **No latent captures comment, name, bracket or string.** The probe reads them at F1 0.72
 #   to 0.84; the best latent of any seed reaches 0.19 to 0.52, about what neurons, random
-#   directions and PCA reach, and for bracket no latent beats calling every character
-#   positive (AUROC 0.50). The information is in the residual stream, spread over
+#   directions and PCA reach, and for bracket no latent beats calling every fitting character
+#   positive (the table's —). The information is in the residual stream, spread over
 #   directions; the SAE did not give it a latent of its own.
 # - **Indentation has a latent** in every seed (F1 0.71 to 0.81, AUROC 0.86 to 0.94), far
 #   above trivial (0.26), but no better than the best neuron or PCA direction (0.85), and
