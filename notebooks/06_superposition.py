@@ -248,7 +248,8 @@ def topk(z, k):
 
 
 # %% [markdown]
-# The check: k = 3 on 5 samples, rows where every pre-activation is negative, and k = 1.
+# The check: k = 3 on 5 samples, rows where every pre-activation is negative, k = 1, and
+# float64 pre-activations.
 
 # %%
 topk_fn = check(topk, TOPK)

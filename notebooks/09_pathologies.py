@@ -244,8 +244,9 @@ def auxk_penalty(residual, pre_activations, latents, decoder_directions, k_aux):
 
 
 # %% [markdown]
-# The check: a batch where 4 of 8 latents are dead, one where none is, and two instances with
-# k_aux larger than the number of dead latents.
+# The check: a batch where 4 of 8 latents are dead, one where none is, two instances with
+# k_aux larger than the number of dead latents, k_aux larger than the number of latents, and
+# float64 inputs.
 
 # %%
 auxk_fn = check(auxk_penalty, AUXK)

@@ -200,7 +200,7 @@ def test_a_result_that_leaves_torch_is_rejected(capsys):
 def test_an_auxk_built_in_float32_is_caught_on_a_float64_case(capsys):
     def auxk_penalty(residual, pre, latents, directions, k_aux):
         dead = (latents > 0).sum(dim=-2, keepdim=True) == 0
-        values, indices = pre.masked_fill(~dead, float("-inf")).topk(k_aux, dim=-1)
+        values, indices = pre.masked_fill(~dead, float("-inf")).topk(min(k_aux, pre.shape[-1]), dim=-1)
         aux = torch.zeros(pre.shape).scatter(-1, indices, torch.relu(values))  # float32 whatever pre is
         error = ((aux @ directions - residual) ** 2).mean(dim=(-2, -1))
         variance = ((residual - residual.mean(dim=-2, keepdim=True)) ** 2).mean(dim=(-2, -1))
@@ -390,3 +390,39 @@ def test_a_module_returning_its_outputs_in_another_order_is_told_which_comes_fir
 
     assert check(TopKSAE, superposition.TOPK_SAE) is superposition.TopKSAE
     assert "return the reconstruction first, then the latents" in capsys.readouterr().out
+
+
+def test_checks_that_make_their_own_tensors_catch_a_learner_changing_them(capsys):
+    def train_probe(x, labels, l2, n_steps, lr):
+        x -= x.mean(dim=0)  # standardised in place: the notebook fits on its activations, then scores them
+        x /= x.std(dim=0)
+        return language_model.train_probe(x, labels, l2, n_steps, lr)
+
+    assert check(train_probe, language_model.TRAIN_PROBE) is language_model.train_probe
+    assert "✘ train_probe changes the activations x in place" in capsys.readouterr().out
+
+
+def test_a_loop_that_draws_from_torchs_global_generator_is_told_to_use_the_seed(capsys):
+    def train_toy(model, n_steps, batch_size, lr, seed):
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        losses = []
+        for _ in range(n_steps):
+            x = model.sample(batch_size)  # a new draw on every run
+            loss = toy_model_of_superposition.importance_weighted_mse(x, model(x), model.importance)
+            optimizer.zero_grad()
+            loss.sum().backward()
+            optimizer.step()
+            losses.append(loss.detach())
+        return torch.stack(losses).numpy()
+
+    assert check(train_toy, toy_model_of_superposition.TRAIN_TOY) is toy_model_of_superposition.train_toy
+    assert "✘ train_toy gives other weights when run twice from the same seed" in capsys.readouterr().out
+
+
+def test_topk_on_a_float32_buffer_is_caught_on_the_float64_case(capsys):
+    def topk(z, k):
+        kept = z.topk(k, dim=-1)
+        return torch.zeros(z.shape).scatter(-1, kept.indices, torch.relu(kept.values).float())
+
+    assert check(topk, superposition.TOPK) is superposition.topk
+    assert "on the case 'in float64: new tensors must take the input's dtype'" in capsys.readouterr().out

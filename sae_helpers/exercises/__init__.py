@@ -15,6 +15,6 @@ functions; the few defined there (one training step, one gradient, a matching ru
 function) exist only as answers to an exercise.
 """
 
-from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake, NextUse, check
+from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake, NextUse, check, unchanged
 
-__all__ = ["CheckFailed", "Exercise", "Mistake", "NextUse", "check"]
+__all__ = ["CheckFailed", "Exercise", "Mistake", "NextUse", "check", "unchanged"]

@@ -22,6 +22,14 @@ class CheckFailed(Exception):
     reads after the function's name ("returned ...")."""
 
 
+def unchanged(before, after, what):
+    """Raise CheckFailed if a run's own tensor `after`, a copy of which is `before`, was changed
+    in place by the learner's function (the engine compares only the arguments it passes)."""
+    if not torch.equal(before, after):
+        raise CheckFailed(f"changes {what} in place (as x -= ... or x[...] = ... do), and the notebook uses "
+                          f"it again: work on a copy (x = x - ...)")
+
+
 class NextUse(NamedTuple):
     code: str  # what the notebook does next with the result, as it is written there
     run: Callable  # run(result) does the same to the learner's result, and raises where the notebook would
@@ -129,8 +137,9 @@ def _difference(expected, got, names=()):
 
 
 def _reordered(expected, got, names=()):
-    """Where `got` has `expected`'s outputs in another order: what to return instead, else None."""
-    if len(expected) < 2 or not isinstance(got, (tuple, list)) or len(got) != len(expected):
+    """Where `got` has `expected`'s outputs in another order: what to return instead, else None
+    (tried for 2 or 3 outputs, what a function returns; a run's many outputs are in its own order)."""
+    if not 2 <= len(expected) <= 3 or not isinstance(got, (tuple, list)) or len(got) != len(expected):
         return None
     for order in itertools.permutations(range(len(got))):
         try:

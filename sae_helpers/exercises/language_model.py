@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from sae_helpers.exercises.cases import random_cases
-from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake
+from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake, unchanged
 from sae_helpers.language_model import CharTransformer, bits_per_char, splice
 from sae_helpers.scoring import best_thresholds, probe_loss
 
@@ -56,11 +56,22 @@ def _probe_run(fit, n, d, rate, seed, l2, n_steps):
     """Fit a probe on the first 3/4 of a `_probe_case` with Adam's lr 0.1, as the notebook does
     next, and give its logits on the last quarter."""
     x, labels = _probe_case(n, d, rate, seed)
-    fitted = fit(x[: 3 * n // 4], labels[: 3 * n // 4], l2, n_steps, 0.1)
-    if fitted is not None and not callable(fitted):
-        raise CheckFailed(f"returned a {type(fitted).__name__}, not a function: return the probe, a function "
-                          f"from activations to logits (lambda activations: ...), which the notebook calls next")
-    return None if fitted is None else fitted(x[3 * n // 4:])
+    train, held_out = x[: 3 * n // 4].clone(), x[3 * n // 4:].clone()
+    logits = []
+    for _ in range(2):  # twice: a probe that starts at random gives other logits each time
+        fitted = fit(train, labels[: 3 * n // 4], l2, n_steps, 0.1)
+        unchanged(x[: 3 * n // 4], train, "the activations x")
+        if fitted is None:
+            return None
+        if not callable(fitted):
+            raise CheckFailed(f"returned a {type(fitted).__name__}, not a function: return the probe, a function "
+                              f"from activations to logits (lambda activations: ...), which the notebook calls next")
+        logits.append(fitted(held_out))
+        unchanged(x[3 * n // 4:], held_out, "the activations the probe scores")
+    if logits[0] is not None and not torch.equal(torch.as_tensor(logits[0]), torch.as_tensor(logits[1])):
+        raise CheckFailed("gives other logits when fitted twice on the same data: start the weights and the "
+                          "bias at 0 (torch.zeros), not at random")
+    return logits[0]
 
 
 def _random_probe(rng):
@@ -136,14 +147,15 @@ def _spliced_with(remove=True, returns=True, bits=True, on_input=False):
 
 
 def _probe_with(standardise=True, own_statistics=False, penalised="weight", penalty="squares", bce="mean",
-                zero_grad=True, logits=True):
+                zero_grad=True, logits=True, correction=1, per_dimension=True, standardise_new=True, train_bias=True):
     """The probe written out with one step done differently (with no change, the reference)."""
     def fit(x, labels, l2, n_steps, lr):
-        mean, std = (x.mean(dim=0), x.std(dim=0)) if standardise else (0, 1)
+        axis = {"dim": 0} if per_dimension else {}
+        mean, std = (x.mean(**axis), x.std(**axis, correction=correction)) if standardise else (0, 1)
         z = (x - mean) / std
         weight = torch.zeros(x.shape[1], dtype=x.dtype, requires_grad=True)
         bias = torch.zeros((), dtype=x.dtype, requires_grad=True)
-        optimizer = torch.optim.Adam([weight, bias], lr=lr)
+        optimizer = torch.optim.Adam([weight, bias] if train_bias else [weight], lr=lr)
         for _ in range(n_steps):
             logit = z @ weight + bias
             fit_loss = F.binary_cross_entropy_with_logits(logit, labels.to(x.dtype), reduction=bce)
@@ -159,7 +171,7 @@ def _probe_with(standardise=True, own_statistics=False, penalised="weight", pena
 
         def probe(activations):
             m, s = (activations.mean(dim=0), activations.std(dim=0)) if own_statistics else (mean, std)
-            logit = ((activations - m) / s) @ weight + bias
+            logit = ((activations - m) / s if standardise_new else activations) @ weight + bias
             return logit if logits else torch.sigmoid(logit)
         return probe
     return fit
@@ -246,6 +258,17 @@ TRAIN_PROBE = Exercise(
         Mistake(_probe_with(own_statistics=True),
                 "standardise the activations the probe scores with the training mean and std, kept from "
                 "the fit; their own statistics shift every logit."),
+        Mistake(_probe_with(standardise_new=False),
+                "the probe must standardise the activations it scores, ((activations - mean) / std) with "
+                "the training mean and std, as its weights were fitted on standardised ones."),
+        Mistake(_probe_with(per_dimension=False),
+                "standardise each dimension on its own: x.mean(dim=0) and x.std(dim=0), not one mean and "
+                "std over all the numbers."),
+        Mistake(_probe_with(correction=0),
+                "x.std(dim=0), as linear_probe does, divides by n − 1; correction=0 (or numpy's default) "
+                "divides by n."),
+        Mistake(_probe_with(train_bias=False),
+                "give the optimiser the bias too, Adam([weight, bias], lr=lr): otherwise it stays 0."),
         Mistake(_probe_with(penalised="all"), "penalise the weights only: the bias is not part of the L2 penalty."),
         Mistake(_probe_with(penalty="abs"),
                 "that is an L1 penalty, l2 × Σ|w|: the probe's is l2 × Σ w², the squared weights."),

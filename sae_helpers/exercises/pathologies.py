@@ -8,7 +8,7 @@ import torch
 
 from sae_helpers.data import make_sparse_sources
 from sae_helpers.exercises.cases import indexed_by_mask, random_cases, tensor
-from sae_helpers.exercises.engine import Exercise, Mistake
+from sae_helpers.exercises.engine import Exercise, Mistake, unchanged
 from sae_helpers.metrics import absorption_score
 from sae_helpers.model import LECTURE, SAEBatch, TopK, auxk_penalty
 
@@ -45,7 +45,9 @@ def _auxk_train_with(step, seed, n_steps, n_instances=2, k_aux=4):
         model.b_enc[:, :8] -= 2
     x = torch.tensor(make_sparse_sources(n_sources=12, d=8, p=0.2, n_samples=64, seed=seed).data, dtype=torch.float32)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    kept = x.clone()
     losses = [step(model, optimizer, x) for _ in range(n_steps)]
+    unchanged(kept, x, "the batch x")
     if any(loss is None for loss in losses):
         return (*model.parameters(), None)
     return (*(p.detach() for p in model.parameters()), torch.stack([torch.as_tensor(loss) for loss in losses]))
@@ -114,21 +116,29 @@ def _auxk_with(dead_of=_dead_per_instance, live_compete=False, relu=True, normal
     return penalty
 
 
-def _auxk_step_with(detach=True, weighted=True, of_residual=True, zero_grad=True, summed=True):
+def _auxk_step_with(detach=True, weighted=True, of_residual=True, zero_grad=True, summed=True, swapped=False,
+                    weight_power=1, residual_sign=1, step_first=False, directions="decoder", returns="loss",
+                    one_mse=False):
     """The AuxK training step written out with one step done differently (with no change, the
     reference)."""
     def step(model, optimizer, x):
         output = model(x)
-        residual = x - output.x_recon
+        residual = residual_sign * (x - output.x_recon)
         target = (residual.detach() if detach else residual) if of_residual else x
-        aux = auxk_penalty(target, model.pre_activations(x), output.latents, model.decoder_directions,
-                           model.recipe.k_aux)
-        loss = ((output.x_recon - x) ** 2).mean(dim=(-2, -1)) + (model.recipe.auxk_weight if weighted else 1) * aux
+        pre, latents = model.pre_activations(x), output.latents
+        written = model.decoder_directions if directions == "decoder" else model.encoder_directions
+        aux = auxk_penalty(target, *((latents, pre) if swapped else (pre, latents)), written, model.recipe.k_aux)
+        mse = ((output.x_recon - x) ** 2).mean(dim=(-2, -1))
+        mse = mse.mean() if one_mse else mse
+        loss = mse + (model.recipe.auxk_weight if weighted else 1) ** weight_power * aux
         if zero_grad:
             optimizer.zero_grad()
+        if step_first:
+            optimizer.step()
         (loss.sum() if summed else loss.mean()).backward()
-        optimizer.step()
-        return loss.detach()
+        if not step_first:
+            optimizer.step()
+        return (loss if returns == "loss" else mse).detach()
     return step
 
 
@@ -183,6 +193,7 @@ AUXK = Exercise(
            ("2 instances, k_aux = 6, more than the dead latents", (*_auxk_case((2, 16, 8), _FOUR_DEAD, 7), 6)),
            ("2 instances, only the first with dead latents",
             (*_auxk_case((2, 16, 8), [[_FOUR_DEAD], [[0.0] * 8]], 10), 2)),
+           ("k_aux = 10, more than the 8 latents", (*_auxk_case((16, 8), _FOUR_DEAD, 12), 10)),
            ("in float64: new tensors must take the inputs' dtype", (*(t.double() for t in _auxk_case((16, 8), _FOUR_DEAD, 1)), 2))),
     mistakes=(
         Mistake(_auxk_with(dead_of=_dead_across_instances),
@@ -234,6 +245,24 @@ AUXK_STEP = Exercise(
         Mistake(_auxk_step_with(zero_grad=False),
                 "zero the gradients each step (optimizer.zero_grad()) before backward: otherwise each "
                 "step adds its gradient to the previous ones."),
+        Mistake(_auxk_step_with(swapped=True),
+                "auxk_fn takes the pre-activations before the latents: (residual, pre_activations, "
+                "latents, decoder_directions, k_aux)."),
+        Mistake(_auxk_step_with(one_mse=True),
+                "the MSE is one per instance, ((output.x_recon - x) ** 2).mean(dim=(-2, -1)): "
+                "F.mse_loss averages over the instances too."),
+        Mistake(_auxk_step_with(weight_power=2), "the weight multiplies AuxK once: you applied it twice."),
+        Mistake(_auxk_step_with(residual_sign=-1),
+                "the residual is x - x_recon, what the live latents left to explain; x_recon - x points "
+                "the other way."),
+        Mistake(_auxk_step_with(directions="encoder"),
+                "the dead latents write along the decoder directions, model.decoder_directions, not the "
+                "encoder's."),
+        Mistake(_auxk_step_with(step_first=True),
+                "the parameters did not move: optimizer.step() ran before backward, with no gradient. "
+                "The order is the loss, zero_grad, backward, step."),
+        Mistake(_auxk_step_with(returns="mse"),
+                "return the whole loss the step minimised, MSE plus the weighted AuxK, per instance."),
         Mistake(_auxk_step_with(summed=False),
                 "sum the losses over the instances, loss.sum(): each instance then gets the gradient it "
                 "would get alone. The mean divides every gradient by K; Adam undoes most of that, but "

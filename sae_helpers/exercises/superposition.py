@@ -8,7 +8,7 @@ from scipy.optimize import linear_sum_assignment
 
 from sae_helpers.data import make_sparse_sources
 from sae_helpers.exercises.cases import as_tensor, normal, random_cases, random_directions, tensor, unit_rows
-from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake
+from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake, unchanged
 from sae_helpers.metrics import mcc
 from sae_helpers.model import TopK, decoder_norm_l1_penalty
 
@@ -64,7 +64,9 @@ def _build_and_train(cls, d, h, k, seed, n_steps):
     model.load_state_dict({**model.state_dict(), **start_weights(d, h, seed)})
     x = torch.tensor(make_sparse_sources(n_sources=2 * d, d=d, p=0.1, n_samples=64, seed=seed).data,
                      dtype=torch.float32)
+    kept = x.clone()
     output = model(x)
+    unchanged(kept, x, "the input x")
     if output is None:
         return (*initialisation, None)
     x_recon, latents = output
@@ -180,7 +182,8 @@ def _signed_latents(latents, directions):
     return (latents * directions.norm(dim=-1)).sum(-1).mean()
 
 
-def _sae_with(unit_norm=True, tied=True, pre_encoder_bias=True, relu=True, shared=False):
+def _sae_with(unit_norm=True, tied=True, pre_encoder_bias=True, relu=True, shared=False, activation="topk",
+              bias_sign=-1, decoder_bias=True, fixed_k=None, encoder_from_decoder=False):
     """The TopK SAE written out with one ingredient done differently (with no change, the
     reference)."""
     class SAE(nn.Module):
@@ -195,10 +198,14 @@ def _sae_with(unit_norm=True, tied=True, pre_encoder_bias=True, relu=True, share
             self.k = k
 
         def forward(self, x):
-            pre = (x - self.b_dec if pre_encoder_bias else x) @ self.W_enc + self.b_enc
-            kept = pre.topk(self.k, dim=-1)
-            latents = torch.zeros_like(pre).scatter(-1, kept.indices, torch.relu(kept.values) if relu else kept.values)
-            return latents @ self.W_dec + self.b_dec, latents
+            encoder = self.W_dec.T if encoder_from_decoder else self.W_enc
+            pre = (x + bias_sign * self.b_dec if pre_encoder_bias else x) @ encoder + self.b_enc
+            if activation == "relu":
+                latents = torch.relu(pre)
+            else:
+                kept = pre.topk(fixed_k or self.k, dim=-1)
+                latents = torch.zeros_like(pre).scatter(-1, kept.indices, torch.relu(kept.values) if relu else kept.values)
+            return latents @ self.W_dec + (self.b_dec if decoder_bias else 0), latents
     return SAE
 
 
@@ -232,7 +239,8 @@ TOPK = Exercise(
     reference=topk,
     cases=(("5 samples, 8 latents, k = 3", (_Z, 3)),
            ("every pre-activation negative, k = 2", (-_Z.abs(), 2)),
-           ("k = 1 on one sample", (_Z[:1], 1))),
+           ("k = 1 on one sample", (_Z[:1], 1)),
+           ("in float64: new tensors must take the input's dtype", (_Z.double(), 3))),
     mistakes=(
         Mistake(_negative_kept,
                 "a kept value that is negative must become 0 too: pass the kept values through a ReLU."),
@@ -290,6 +298,13 @@ TOPK_SAE = Exercise(
         Mistake(_sae_with(pre_encoder_bias=False),
                 "the encoder sees x - b_dec (the pre-encoder bias), not x."),
         Mistake(_sae_with(relu=False), "a kept value that is negative must become 0: TopK keeps its values through a ReLU."),
+        Mistake(_sae_with(fixed_k=3), "use self.k, the k given to __init__, not a fixed number."),
+        Mistake(_sae_with(activation="relu"),
+                "that is a ReLU SAE: keep only the k largest pre-activations of each sample, TopK(k) (your topk_fn)."),
+        Mistake(_sae_with(encoder_from_decoder=True),
+                "encode with W_enc, the encoder's own parameter: W_dec.T in the forward pass ties the two for ever."),
+        Mistake(_sae_with(bias_sign=1), "the encoder sees x − b_dec: subtract the decoder's bias, do not add it."),
+        Mistake(_sae_with(decoder_bias=False), "the reconstruction adds the decoder's bias: latents @ W_dec + b_dec."),
     ),
     random_cases=random_cases(_random_sae),
 )

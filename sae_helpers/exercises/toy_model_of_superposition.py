@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from sae_helpers.exercises.cases import as_tensor, indexed_by_mask, normal, random_cases, random_directions, unit_rows
-from sae_helpers.exercises.engine import Exercise, Mistake
+from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake
 from sae_helpers.metrics import best_cosines
 from sae_helpers.toy_model import ToyModel, importance_weighted_mse, sample_features, train_toy_model
 
@@ -31,8 +31,15 @@ def _train_toy_with(train, n_features, probabilities, seed, n_steps, batch_size=
     """Train a toy model (n_features into 2 dimensions, one instance per probability, W from
     `seed`) with `train(model, n_steps, batch_size, lr 0.01, seed)`, as the notebook does next:
     (its W and b afterwards, the losses it returned)."""
-    model = ToyModel(n_features, 2, probabilities, importance=0.9 ** np.arange(n_features), seed=seed)
-    losses = train(model, n_steps, batch_size, 1e-2, seed)
+    def trained():
+        model = ToyModel(n_features, 2, probabilities, importance=0.9 ** np.arange(n_features), seed=seed)
+        return model, train(model, n_steps, batch_size, 1e-2, seed)
+
+    (model, losses), (again, _) = trained(), trained()
+    if not torch.equal(model.W, again.W):
+        raise CheckFailed("gives other weights when run twice from the same seed: draw every batch with one "
+                          "generator made from the seed, torch.Generator().manual_seed(seed), passed to "
+                          "model.sample(batch_size, generator)")
     return model.W.detach(), model.b.detach(), losses
 
 
@@ -79,21 +86,29 @@ def _mean_over_instances(x, x_recon, importance):
     return (importance * (x - x_recon) ** 2).sum(-1).mean()
 
 
-def _loop_with(loss_of=importance_weighted_mse, fresh_batches=True, zero_grad=True):
+def _loop_with(loss_of=importance_weighted_mse, fresh_batches=True, zero_grad=True, optimiser="adam",
+               fixed_lr=None, step_first=False, loss_after=False):
     """The training loop with one step done differently (with no change, the reference's)."""
     def train(model, n_steps, batch_size, lr, seed):
         generator = torch.Generator().manual_seed(seed)
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        kind = torch.optim.SGD if optimiser == "sgd" else torch.optim.Adam
+        optimizer = kind(model.parameters(), lr=fixed_lr or lr)
         x, losses = None, []
         for _ in range(n_steps):
             if fresh_batches or x is None:
                 x = model.sample(batch_size, generator)
+            if optimiser == "new adam each step":
+                optimizer = torch.optim.Adam(model.parameters(), lr=lr)
             loss = loss_of(x, model(x), model.importance)
             if zero_grad:
                 optimizer.zero_grad()
+            if step_first:
+                optimizer.step()
             loss.sum().backward()
-            optimizer.step()
-            losses.append(loss.detach())
+            if not step_first:
+                optimizer.step()
+            with torch.no_grad():
+                losses.append(loss_of(x, model(x), model.importance) if loss_after else loss.detach())
         return torch.stack(losses).numpy()
     return train
 
@@ -172,6 +187,16 @@ TRAIN_TOY = Exercise(
         Mistake(_loop_with(zero_grad=False),
                 "zero the gradients each step (optimizer.zero_grad()) before backward: otherwise each "
                 "step adds its gradient to the previous ones."),
+        Mistake(_loop_with(optimiser="sgd"), "the optimiser is Adam (torch.optim.Adam), not SGD."),
+        Mistake(_loop_with(optimiser="new adam each step"),
+                "make the optimiser once, before the loop: a new Adam each step forgets its running "
+                "averages of the gradients, and every step becomes Adam's first."),
+        Mistake(_loop_with(fixed_lr=1e-3), "use the learning rate you are given, lr, not a number of your own."),
+        Mistake(_loop_with(step_first=True),
+                "the parameters did not move: optimizer.step() ran before loss.sum().backward(), with no "
+                "gradient. The order is the loss, zero_grad, backward, step."),
+        Mistake(_loop_with(loss_after=True),
+                "log the loss the step minimised, computed before optimizer.step(), not the loss after it."),
         Mistake(_loop_with(_plain_mse),
                 "the loss is the importance-weighted MSE of exercise 1 (weighted_mse), one per "
                 "instance; you used the plain MSE."),

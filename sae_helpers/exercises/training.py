@@ -36,8 +36,8 @@ def _train_with(step, seed, n_steps, sparsity_weight=1.0):
     x = torch.tensor(make_lecture_data(n_samples=200).data, dtype=torch.float32)
     losses = [step(model, optimizer, x) for _ in range(n_steps)]
     if any(isinstance(loss, torch.Tensor) for loss in losses):
-        raise CheckFailed("returned the loss as a tensor, which holds on to its graph; the notebook collects "
-                          "the losses as numbers: return loss.item()")
+        raise CheckFailed("returned the loss as a tensor; the notebook collects the losses as numbers (and a "
+                          "tensor that is not detached holds on to its graph): return loss.item()")
     losses = None if any(loss is None for loss in losses) else np.array([float(loss) for loss in losses])
     return torch.cat([p.detach().flatten() for p in model.parameters()]), losses
 
