@@ -239,8 +239,8 @@ assert probe_table[2][comment] > max(probe_table[4][comment], trivial[comment]) 
 # a scalar bias, shape (), at 0, in x's dtype, with `requires_grad=True`; take `n_steps` Adam
 # steps on the mean binary cross-entropy of the logits `z @ weight + bias` against the labels,
 # as floats (`F.binary_cross_entropy_with_logits(logits, labels.to(x.dtype))`), plus `l2` × the
-# sum of the squared weights (not the bias). Out: the probe, a function that standardises new activations with the training mean
-# and std and returns their logits (n,).
+# sum of the squared weights (not the bias). Out: the probe, a function that standardises new
+# activations with the training mean and std and returns their logits (n,).
 
 # %%
 def train_probe(x, labels, l2, n_steps, lr):
@@ -433,11 +433,11 @@ for i, seed in enumerate(SEEDS):
 # Against zero-ablation the SAE recovers 0.90 to 0.91 of the loss, against mean-ablation 0.77
 # to 0.79. Zero-ablation is the easy baseline (13.2 bits, worse than the unigram model's 4.7),
 # so it flatters every SAE; mean-ablation is harder, yet it too is worse than the unigram model
-# (6.4 bits), so a share of either overstates what is kept: read the bits. In bits, the SAE costs the
-# model about one bit per character (2.5 to 2.6 against 1.47): an FVU of 0.07 still
+# (6.4 bits), so a share of either overstates what is kept: read the bits. In bits, the SAE
+# costs the model about one bit per character (2.5 to 2.6 against 1.47): an FVU of 0.07 still
 # throws away much of what the model uses, and a third of the latents (178 to 196 of 512) are
-# dead. A bigger SAE trained on more characters, with AuxK (notebook 09), does better; this
-# one is sized for a minute on a laptop.
+# dead. A bigger SAE trained on more characters, with AuxK (notebook 09), should do better,
+# though this notebook does not measure it; this one is sized for a minute on a laptop.
 
 # %%
 for r in recovered:

@@ -230,8 +230,8 @@ for run in runs["TopK, 64 latents"]:
 # The denominator, the residual's variance, keeps the loss from vanishing as the main
 # reconstruction improves. Where no latent is dead, AuxK is 0. Gao et al. call a latent dead
 # after 10 million tokens without firing, use k_aux ≈ half the language model's width d_model
-# (k_aux = 512 in the paper, 256 in their code) and weight 1/32. Here: dead in the batch, k_aux = 32 (our choice),
-# weight 1/32.
+# (k_aux = 512 in the paper, 256 in their code) and weight 1/32. Here: dead in the batch,
+# k_aux = 32 (our choice), weight 1/32.
 #
 # Write it. In: `residual` (..., n, d), `pre_activations` and `latents` (..., n, h), the
 # `decoder_directions` (..., h, d), all tensors, and `k_aux`, an int (it may exceed the number
