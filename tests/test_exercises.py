@@ -426,3 +426,24 @@ def test_topk_on_a_float32_buffer_is_caught_on_the_float64_case(capsys):
 
     assert check(topk, superposition.TOPK) is superposition.topk
     assert "on the case 'in float64: new tensors must take the input's dtype'" in capsys.readouterr().out
+
+
+def test_indices_returned_as_floats_are_caught(capsys):
+    def best_latents(latents, sources):
+        return inspection.best_latents(latents, sources).astype(float)
+
+    assert check(best_latents, inspection.BEST_LATENTS) is inspection.best_latents
+    assert "the result holds floats where the reference's holds integers" in capsys.readouterr().out
+
+
+def test_an_auxk_step_returning_the_loss_with_its_graph_is_told_to_detach(capsys):
+    def auxk_training_step(model, optimizer, x):
+        output = model(x)
+        loss = ((output.x_recon - x) ** 2).mean(dim=(-2, -1)) + model.auxk_loss(x, output)
+        optimizer.zero_grad()
+        loss.sum().backward()
+        optimizer.step()
+        return loss
+
+    assert check(auxk_training_step, pathologies.AUXK_STEP) is pathologies.auxk_training_step
+    assert "✘ auxk_training_step returned the loss with its graph attached: return loss.detach()" in capsys.readouterr().out

@@ -89,7 +89,8 @@ def _output_name(k, n_outputs, names):
 
 def _type_difference(expected, got, names=()):
     """None when every output that the reference returns as a tensor is a tensor of its dtype in
-    `got` too (the notebook goes on computing with it), else what differs."""
+    `got` too (the notebook goes on computing with it), and every output it returns as integers
+    (indices) is integers in `got`, else what differs."""
     expected = expected if isinstance(expected, tuple) else (expected,)
     got = tuple(got) if isinstance(got, (tuple, list)) and len(expected) > 1 else (got,)
     for k, (e, g) in enumerate(zip(expected, got)):
@@ -100,6 +101,10 @@ def _type_difference(expected, got, names=()):
         if isinstance(e, torch.Tensor) and g.dtype != e.dtype:
             return (f"{which} is {g.dtype}, expected {e.dtype}, the inputs' dtype: make new tensors in the "
                     f"inputs' dtype (torch.zeros_like(x), or dtype=x.dtype)")
+        if isinstance(e, np.ndarray) and np.issubdtype(e.dtype, np.integer) and np.issubdtype(
+                np.asarray(g.detach().cpu() if isinstance(g, torch.Tensor) else g).dtype, np.floating):
+            return (f"{which} holds floats where the reference's holds integers: these are indices, which "
+                    f"the notebook indexes with (argmax gives integers; .astype(float) makes floats)")
     return None
 
 

@@ -8,7 +8,7 @@ import torch
 
 from sae_helpers.data import make_sparse_sources
 from sae_helpers.exercises.cases import indexed_by_mask, random_cases, tensor
-from sae_helpers.exercises.engine import Exercise, Mistake, unchanged
+from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake, unchanged
 from sae_helpers.metrics import absorption_score
 from sae_helpers.model import LECTURE, SAEBatch, TopK, auxk_penalty
 
@@ -50,6 +50,9 @@ def _auxk_train_with(step, seed, n_steps, n_instances=2, k_aux=4):
     unchanged(kept, x, "the batch x")
     if any(loss is None for loss in losses):
         return (*model.parameters(), None)
+    if any(isinstance(loss, torch.Tensor) and loss.requires_grad for loss in losses):
+        raise CheckFailed("returned the loss with its graph attached: return loss.detach(), so that a "
+                          "list of losses does not keep every step's graph in memory")
     return (*(p.detach() for p in model.parameters()), torch.stack([torch.as_tensor(loss) for loss in losses]))
 
 
