@@ -190,7 +190,8 @@ def test_selectivity_needs_two_sources():
 
 
 def test_notebook_06_mcc_solution_behaves_like_the_helper():
-    inline = solutions("06_superposition.py", {"np": np, "torch": torch, "linear_sum_assignment": linear_sum_assignment})
+    inline = solutions("06_superposition.py", {"np": np, "torch": torch, "nn": torch.nn,
+                                               "linear_sum_assignment": linear_sum_assignment})
     rng = np.random.default_rng(0)
     true = rng.normal(size=(12, 6))
     for learned in [rng.normal(size=(30, 6)), rng.normal(size=(5, 6)), 3 * true[::-1], true[:4]]:

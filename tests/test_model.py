@@ -274,7 +274,7 @@ def test_decoder_norm_l1_by_hand():
 
 
 def test_notebook_06_topk_and_decoder_norm_l1_solutions_behave_exactly_like_the_helpers():
-    inline = solutions("06_superposition.py", {"np": np, "torch": torch})
+    inline = solutions("06_superposition.py", {"np": np, "torch": torch, "nn": torch.nn})
     generator = torch.Generator().manual_seed(0)
     z = torch.randn(50, 16, generator=generator, requires_grad=True)
     for k in [1, 3, 16]:
