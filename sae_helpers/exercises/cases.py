@@ -1,4 +1,5 @@
-"""Inputs that several notebooks' exercise cases share, each made from its own seed."""
+"""Inputs that several notebooks' exercise cases share, each made from its own seed, and the
+message of a slip that three training exercises record (07, 08, 09)."""
 
 import numpy as np
 import torch
@@ -7,6 +8,8 @@ from sae_helpers.data import make_lecture_data
 from sae_helpers.exercises.engine import NextUse
 
 LECTURE = make_lecture_data(n_samples=300)  # the lecture's two sources, mixed
+NO_ZERO_GRAD = ("zero the gradients each step (optimizer.zero_grad()) before backward: otherwise each step "
+                "adds its gradient to the previous ones.")
 SWAPPED = np.column_stack([LECTURE.sources[:, 1], LECTURE.sources[:, 0], LECTURE.sources[:, 0]])  # 3, two copies
 
 

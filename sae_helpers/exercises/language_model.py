@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sae_helpers.exercises.cases import random_cases
+from sae_helpers.exercises.cases import NO_ZERO_GRAD, random_cases
 from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake, unchanged
 from sae_helpers.language_model import CharTransformer, bits_per_char, splice
 from sae_helpers.scoring import best_thresholds, probe_loss
@@ -278,8 +278,7 @@ TRAIN_PROBE = Exercise(
                 "average the cross-entropy over the samples (F.binary_cross_entropy_with_logits does by "
                 "default): a sum makes the penalty n times weaker."),
         Mistake(_probe_with(zero_grad=False),
-                "zero the gradients each step (optimizer.zero_grad()) before backward: otherwise each "
-                "step adds its gradient to the previous ones."),
+                NO_ZERO_GRAD),
         Mistake(_probe_with(logits=False),
                 "return logits, before the sigmoid: the scores are compared and thresholded as logits."),
     ),

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from sae_helpers.data import make_sparse_sources
-from sae_helpers.exercises.cases import indexed_by_mask, random_cases, tensor
+from sae_helpers.exercises.cases import NO_ZERO_GRAD, indexed_by_mask, random_cases, tensor
 from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake, unchanged
 from sae_helpers.metrics import absorption_score
 from sae_helpers.model import LECTURE, SAEBatch, TopK, auxk_penalty
@@ -246,8 +246,7 @@ AUXK_STEP = Exercise(
         Mistake(_auxk_step_with(of_residual=False),
                 "the dead latents reconstruct the residual x - x_recon, what the live latents left, not x."),
         Mistake(_auxk_step_with(zero_grad=False),
-                "zero the gradients each step (optimizer.zero_grad()) before backward: otherwise each "
-                "step adds its gradient to the previous ones."),
+                NO_ZERO_GRAD),
         Mistake(_auxk_step_with(swapped=True),
                 "auxk_fn takes the pre-activations before the latents: (residual, pre_activations, "
                 "latents, decoder_directions, k_aux)."),

@@ -4,7 +4,15 @@ each true feature's best |cos| with a learned direction."""
 import numpy as np
 import torch
 
-from sae_helpers.exercises.cases import as_tensor, indexed_by_mask, normal, random_cases, random_directions, unit_rows
+from sae_helpers.exercises.cases import (
+    NO_ZERO_GRAD,
+    as_tensor,
+    indexed_by_mask,
+    normal,
+    random_cases,
+    random_directions,
+    unit_rows,
+)
 from sae_helpers.exercises.engine import CheckFailed, Exercise, Mistake
 from sae_helpers.metrics import best_cosines
 from sae_helpers.toy_model import ToyModel, importance_weighted_mse, sample_features, train_toy_model
@@ -185,8 +193,7 @@ TRAIN_TOY = Exercise(
                 "every step trained on the same batch: draw fresh features inside the loop, "
                 "model.sample(batch_size, generator), with one generator made before it."),
         Mistake(_loop_with(zero_grad=False),
-                "zero the gradients each step (optimizer.zero_grad()) before backward: otherwise each "
-                "step adds its gradient to the previous ones."),
+                NO_ZERO_GRAD),
         Mistake(_loop_with(optimiser="sgd"), "the optimiser is Adam (torch.optim.Adam), not SGD."),
         Mistake(_loop_with(optimiser="new adam each step"),
                 "make the optimiser once, before the loop: a new Adam each step forgets its running "
