@@ -14,8 +14,11 @@
 #                    the claims across seeds (tests/test_claims_*) and the site are make test's, under the pins
 # make model rebuild notebook 08's corpus and retrain its character model (about 40 minutes on
 #            2 cores; both are committed, so the notebooks never need this)
+# make saes retrain the SAEs shipped for notebook 08 (4 widths, TopK with the standard recipe, on
+#            every training position; about 20 minutes on 2 cores; committed, like the model)
 # make bench print the benchmark table, also written to build/benchmarks.json; runs in its own
 #            .venv-bench, the pinned versions plus sae-lens (compared against, never a dependency)
+# make saelens-test  check in .venv-bench that sae-lens loads the shipped SAEs as load_sae does
 
 PYTHON ?= python3
 VENV := .venv
@@ -33,7 +36,10 @@ model: install
 	$(BIN)/python -m tools.make_model corpus
 	$(BIN)/python -m tools.make_model train
 
-.PHONY: install model run site test test-kernels browser-test colab-test lab sync bench clean
+saes: install
+	$(BIN)/python -m tools.make_model saes
+
+.PHONY: install model saes saelens-test run site test test-kernels browser-test colab-test lab sync bench clean
 
 install: $(VENV)/.installed
 
@@ -88,6 +94,9 @@ $(BENCH_VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m benchmarks.run --json build/benchmarks.json
+
+saelens-test: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m pytest -q tests/test_shipped_saes.py
 
 clean:
 	rm -rf build

@@ -12,6 +12,7 @@ this model's blocks or GPT-2's.
 
 import contextlib
 import io
+import json
 import keyword
 import math
 import tokenize
@@ -19,24 +20,29 @@ from importlib import resources
 from typing import NamedTuple
 
 import numpy as np
+import safetensors.torch
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from sae_helpers.checks import check_positive_int
+from sae_helpers.model import STANDARD, SparseAutoencoder, TopK
 from sae_helpers.progress import progress_bar
 
 VOCAB_SIZE = 128  # ASCII
 PROPERTIES = ("string", "comment", "number", "name", "keyword", "indentation", "bracket")
 CORPUS_FILE = "python_stdlib.npz"
 WEIGHTS_FILE = "char_transformer.pt"
+SAE_LAYER, SAE_WIDTHS = 2, (256, 512, 1024, 2048)  # the shipped SAEs read the stream after block 2
+SAE_FOLDER, SAE_CONFIG, SAE_WEIGHTS = "saes/block2_width{width}", "cfg.json", "sae_weights.safetensors"
 
 
 def char_properties(source):
     """(len(source), 7) bool: for each character, is it in a string literal (prefix and quotes
     included; an f-string whole), a comment, a number, a name (not a keyword), a keyword
-    (keyword.kwlist; soft keywords are names), the indentation of a line (leading whitespace where
-    a line starts outside brackets, strings and backslash continuations), inside brackets (after
+    (keyword.kwlist; soft keywords are names), the indentation of a line (leading spaces, tabs and
+    form feeds where a line starts outside brackets, strings and backslash continuations; a line
+    holding only a comment has it too), inside brackets (after
     an unclosed (, [ or {)? Columns in the order of PROPERTIES. Raises ValueError if `source`
     does not tokenize.
     """
@@ -79,11 +85,11 @@ def char_properties(source):
         raise ValueError(f"source does not tokenize: {error}") from None
     labels[:, column["bracket"]] = np.cumsum(depth_change)[:-1] > 0
     for start in line_starts[line_starts < len(source)]:
-        continued = start >= 2 and source[start - 2] == "\\"
+        continued = start >= 2 and source[start - 2] == "\\" and not labels[start - 2, column["comment"]]
         if continued or labels[start, column["string"]] or labels[start, column["bracket"]]:
             continue
         end = start
-        while end < len(source) and source[end] in " \t":
+        while end < len(source) and source[end] in " \t\f":
             end += 1
         if end < len(source) and source[end] != "\n":  # a blank line has no indentation
             labels[start:end, column["indentation"]] = True
@@ -118,14 +124,17 @@ def _asset(name):
 
 
 def load_corpus():
-    """The committed corpus: training and held-out modules (whole files held out)."""
+    """The committed corpus: training and held-out modules (whole files held out; `make model`
+    leaves out of both the modules it would hold out that share long strings with training)."""
     with _asset(CORPUS_FILE).open("rb") as file, np.load(file, allow_pickle=False) as stored:
         codes = torch.from_numpy(stored["text"].astype(np.int64))
         properties = np.unpackbits(stored["properties"][:, None], axis=1, count=len(PROPERTIES),
                                    bitorder="little").astype(bool)
-        in_held_out = np.repeat(stored["held_out"], np.diff(stored["file_starts"]))
+        sizes = np.diff(stored["file_starts"])
+        in_held_out = np.repeat(stored["held_out"], sizes)
+        in_training = np.repeat(~stored["held_out"] & ~stored["left_out"], sizes)
         names = tuple(str(name) for name in stored["names"][stored["held_out"]])
-    return Corpus(codes[~in_held_out], codes[in_held_out], properties[~in_held_out],
+    return Corpus(codes[in_training], codes[in_held_out], properties[in_training],
                   properties[in_held_out], names)
 
 
@@ -196,6 +205,32 @@ def load_model(dtype=torch.float64, device="cpu"):
     model = CharTransformer(**stored["config"])
     model.load_state_dict(stored["weights"])
     return model.to(device=device, dtype=dtype).eval()
+
+
+def load_sae(width, dtype=torch.float64, device="cpu"):
+    """A shipped SAE (`make saes`): TopK with the standard recipe, `width` latents (one of
+    SAE_WIDTHS), trained on the residual stream after block 2 at every training position.
+    Returns (sae, scale): the SparseAutoencoder reads activations / scale and its reconstruction
+    is multiplied back, as notebook 08's own SAE. The files are in SAELens's layout, with the
+    scale folded into the weights, so that `sae_lens.SAE.load_from_disk` runs the same SAE on raw
+    activations."""
+    if width not in SAE_WIDTHS:
+        raise ValueError(f"the shipped SAEs have widths {SAE_WIDTHS}; got {width!r}")
+    return read_sae(_asset(SAE_FOLDER.format(width=width)), dtype, device)
+
+
+def read_sae(folder, dtype=torch.float64, device="cpu"):
+    """A TopK SAE written by `tools.make_model.save_sae` in `folder`: (sae, scale), as `load_sae`."""
+    config = json.loads((folder / SAE_CONFIG).read_text())
+    with (folder / SAE_WEIGHTS).open("rb") as file:
+        weights = {name: value.to(dtype) for name, value in safetensors.torch.load(file.read()).items()}
+    scale = config["metadata"]["activation_scale"]
+    with torch.random.fork_rng(devices=[]):  # PyTorch's initialisation, overwritten below, draws no seed of yours
+        sae = SparseAutoencoder(config["d_in"], config["d_sae"], activation=TopK(config["k"]), recipe=STANDARD)
+    sae.to(dtype).load_state_dict({"encoder.weight": weights["W_enc"].T * scale, "encoder.bias": weights["b_enc"],
+                                   "decoder.weight": weights["W_dec"].T / scale,
+                                   "decoder.bias": weights["b_dec"] / scale})
+    return sae.to(device).eval(), scale
 
 
 def windows(tokens, context):

@@ -27,6 +27,8 @@ from sae_helpers.language_model import (
     text_to_codes,
 )
 
+from tools.make_model import MAX_SHARED, SHARED_LENGTH, shared_share, substrings
+
 SOURCE = '''def f(x, y=3):  # hi
     if x:
         return "a" + f"{y}b"
@@ -59,6 +61,11 @@ def test_indentation_is_leading_whitespace_of_lines_that_start_statements():
     assert marked(SOURCE, "indentation") == " " * (4 + 8 + 4 + 4 + 4)
     assert marked("x = 1 \\\n    + 2\n", "indentation") == ""  # a backslash continuation
     assert marked("if x:\n\n    y\n", "indentation") == "    "  # a blank line has none
+    # a backslash that ends a comment continues nothing; a form feed is whitespace; a line that
+    # holds only a comment is indented too
+    assert marked("if x:\n    y = 1  # C:\\\n    z = 2\n", "indentation") == " " * 8
+    assert marked("\fx = 1\n", "indentation") == "\f"
+    assert marked("if x:\n    # c\n    y\n", "indentation") == " " * 8
 
 
 def test_source_without_a_final_newline_is_labelled_too():
@@ -86,12 +93,31 @@ def test_the_stored_labels_are_what_char_properties_gives():
             np.testing.assert_array_equal(labels.astype(bool), char_properties(source))
 
 
-def test_corpus_holds_out_whole_modules():
+def test_shared_share_counts_the_characters_inside_shared_strings():
+    strings = substrings("abcdefgh", 4)
+    assert shared_share("xxabcdxx", strings, 4) == 0.5
+    assert shared_share("xbcdefgx", strings, 4) == 0.75  # three overlapping shared strings: bcde, cdef, defg
+    assert shared_share("abcxefgx", strings, 4) == 0.0  # no 4 characters in a row are shared
+    assert shared_share("", strings, 4) == 0.0
+
+
+def test_corpus_holds_out_whole_modules_that_share_no_long_strings_with_training():
     corpus = load_corpus()
     assert len(corpus.train) == len(corpus.train_properties) > 3_000_000
     assert len(corpus.held_out) == len(corpus.held_out_properties) > 250_000
     assert 10 <= len(corpus.held_out_files) <= 30
-    assert codes_to_text(corpus.held_out[:2000]) not in codes_to_text(corpus.train)
+    with _asset(CORPUS_FILE).open("rb") as file, np.load(file, allow_pickle=False) as stored:
+        starts, text = stored["file_starts"], stored["text"].tobytes().decode("ascii")
+        modules = [text[start:end] for start, end in zip(starts[:-1], starts[1:])]
+        held_out, left_out = stored["held_out"], stored["left_out"]
+    assert not (held_out & left_out).any()
+    assert len(corpus.train) == sum(len(m) for m, h, o in zip(modules, held_out, left_out) if not h and not o)
+    training = set().union(*(substrings(m, SHARED_LENGTH) for m, h, o in zip(modules, held_out, left_out)
+                             if not h and not o))
+    shares = [shared_share(m, training) for m, h in zip(modules, held_out) if h]
+    assert max(shares) <= MAX_SHARED
+    # the modules left out are the ones the rule drops, e.g. a codec table beside its siblings
+    assert all(shared_share(m, training) > MAX_SHARED for m, o in zip(modules, left_out) if o)
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +221,47 @@ def test_hooks_work_on_a_tiny_random_gpt2():
     with splice(block, torch.zeros_like):
         assert bits_per_char(gpt2, tokens, context=16) != pytest.approx(clean)
     assert bits_per_char(gpt2, tokens, context=16) == clean
+
+
+def test_notebook_08s_gpt2_cell_runs_on_a_tiny_random_gpt2(monkeypatch, capsys):
+    # the whole optional cell, offline: `transformers` gives a tiny random GPT-2 (8 blocks of 32)
+    # and a tokenizer with one token per character instead of downloading GPT-2 small
+    import ast
+    import math
+    import sys
+    import types
+    transformers = pytest.importorskip("transformers")
+    from sae_helpers import train_sae
+    from sae_helpers.model import STANDARD, SparseAutoencoder, TopK
+    from tests.notebook_code import NOTEBOOKS
+
+    class CharacterTokenizer:
+        def __call__(self, text):
+            return {"input_ids": text_to_codes(text).tolist()}
+
+        def decode(self, ids):
+            return codes_to_text(ids)
+
+    config, model_class = transformers.GPT2Config, transformers.GPT2LMHeadModel  # before the fake replaces them
+
+    def tiny_gpt2(name):
+        torch.manual_seed(0)
+        return model_class(config(vocab_size=128, n_positions=128, n_embd=32, n_layer=8, n_head=2))
+
+    fake = types.SimpleNamespace(GPT2LMHeadModel=types.SimpleNamespace(from_pretrained=tiny_gpt2),
+                                 AutoTokenizer=types.SimpleNamespace(from_pretrained=lambda name: CharacterTokenizer()))
+    monkeypatch.setitem(sys.modules, "transformers", fake)
+    tree = ast.parse((NOTEBOOKS / "08_language_model.py").read_text())
+    cell = next(node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "RUN_GPT2")
+    corpus = load_corpus()
+    corpus = corpus._replace(train=corpus.train[:20_000], held_out=corpus.held_out[:4_000])
+    namespace = dict(math=math, torch=torch, DEVICE=torch.device("cpu"), corpus=corpus, codes_to_text=codes_to_text,
+                     collect=collect, splice=splice, bits_per_char=bits_per_char, train_sae=train_sae,
+                     SparseAutoencoder=SparseAutoencoder, TopK=TopK, STANDARD=STANDARD)
+    exec(compile(ast.Module(body=cell.body, type_ignores=[]), "08 GPT-2 cell", "exec"), namespace)
+    printed = capsys.readouterr().out
+    bits = namespace["gpt2_bits"]
+    assert set(bits) == {"model", "SAE", "zero", "mean"} and "against zero-ablation" in printed
+    assert 5 < bits["model"] < 9  # a random model: about log2(128) = 7 bits per token
+    assert namespace["gpt2_latents"].shape == (len(namespace["gpt2_train"]) // 128 * 128, 128)
+    assert len(printed.splitlines()) == 4  # the losses, then the top contexts of three latents
