@@ -280,25 +280,32 @@ def dead_latents_explorer(n_epochs=25, seed=0):
     )
 
 
-def latent_explorer(sae, latents, tokens, properties, model, scale=1.0, window=None):
-    """Pick an SAE seed (instance) and a latent; shows its dashboard and activation histogram.
-    latents (n_instances, n, n_latents) on the characters `tokens` (n,) with ground truth
-    `properties` (n, 7); `scale` multiplies the decoder directions back into the residual
-    stream's units; `window` as in `latent_dashboard`. `.result` is the dashboard (IPython HTML).
-    It opens on the first of seed 0's latents that fires on these characters, not on a dead one."""
-    latents = torch.as_tensor(latents)
-    alive = (latents[0] > ACTIVE_THRESHOLD).any(dim=0).nonzero().flatten().tolist()
+def latent_explorer(saes, tokens, properties, model, window=None):
+    """Pick an SAE and a latent; shows its dashboard and activation histogram. `saes`: {name:
+    (latents (n, n_latents) on the characters `tokens` (n,), decoder directions (n_latents, d) in
+    the residual stream's units)}, SAEs of any widths; `properties` (n, 7) is the ground truth;
+    `window` as in `latent_dashboard`. `.result` is the dashboard (IPython HTML). It opens on the
+    first SAE's first latent that fires on these characters, not on a dead one."""
+    saes = {name: (torch.as_tensor(latents), torch.as_tensor(directions).detach())
+            for name, (latents, directions) in saes.items()}
+    first = next(iter(saes))
+    alive = (saes[first][0] > ACTIVE_THRESHOLD).any(dim=0).nonzero().flatten().tolist()
 
-    def show(instance, latent):
-        dashboard = latent_dashboard(latent, latents[instance, :, latent], tokens, properties, model,
-                                     sae.decoder_directions[instance, latent].detach() * scale, window=window)
+    def show(name, latent):
+        latents, directions = saes[name]
+        if latent >= latents.shape[1]:
+            print(f"{name} has latents 0 to {latents.shape[1] - 1}: pick one of them")
+            return None
+        dashboard = latent_dashboard(latent, latents[:, latent], tokens, properties, model, directions[latent],
+                                     window=window)
         display(dashboard)
-        plot_activation_histogram(latents[instance, :, latent], latent)
+        plot_activation_histogram(latents[:, latent], latent)
         return dashboard
 
     return Explorer(
         show,
-        instance=widgets.Dropdown(options=list(range(latents.shape[0])), value=0, description="SAE"),
-        latent=widgets.IntSlider(value=alive[0] if alive else 0, min=0, max=latents.shape[2] - 1,
+        name=widgets.Dropdown(options=list(saes), value=first, description="SAE"),
+        latent=widgets.IntSlider(value=alive[0] if alive else 0, min=0,
+                                 max=max(latents.shape[1] for latents, _ in saes.values()) - 1,
                                  description="latent", continuous_update=False),
     )

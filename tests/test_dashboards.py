@@ -8,7 +8,6 @@ import pytest
 
 from sae_helpers.dashboards import highlight, latent_dashboard, promoted_characters, top_contexts, truth_shares
 from sae_helpers.language_model import CharTransformer, text_to_codes
-from sae_helpers.model import SAEBatch, TopK
 from sae_helpers.widgets import latent_explorer
 
 
@@ -65,17 +64,20 @@ def test_truth_shares_are_over_the_characters_a_latent_fires_on():
         truth_shares(np.ones(3), properties)
 
 
-def test_latent_explorer_shows_the_chosen_latent():
+def test_latent_explorer_shows_the_chosen_latent_of_saes_of_any_width():
     model = tiny_model()
     tokens = text_to_codes("def f(x):\n    return x\n" * 8)
     properties = np.zeros((len(tokens), 7), dtype=bool)
     properties[:, 0] = True
-    sae = SAEBatch(16, 8, seeds=[0, 1], activation=TopK(2)).double()
-    latents = torch.rand(2, len(tokens), 8, dtype=torch.float64)
-    latents[0, :, :3] = 0  # dead in seed 0: the explorer opens on latent 3
-    explorer = latent_explorer(sae, latents, tokens, properties, model)
+    latents = [torch.rand(len(tokens), 8, dtype=torch.float64), torch.rand(len(tokens), 4, dtype=torch.float64)]
+    latents[0][:, :3] = 0  # dead in the first SAE: the explorer opens on latent 3
+    directions = [torch.randn(8, 16, dtype=torch.float64), torch.randn(4, 16, dtype=torch.float64)]
+    explorer = latent_explorer({"wide": (latents[0], directions[0]), "narrow": (latents[1], directions[1])},
+                               tokens, properties, model)
     assert "Latent 3:" in explorer.result.data
-    explorer.children[1].value = 5
-    explorer.children[0].value = 1
-    expected = f"Latent 5: fires on {(latents[1, :, 5] > 1e-3).double().mean():.2%}"
+    explorer.children[1].value = 2
+    explorer.children[0].value = "narrow"
+    expected = f"Latent 2: fires on {(latents[1][:, 2] > 1e-3).double().mean():.2%}"
     assert expected in explorer.result.data
+    explorer.children[1].value = 6  # the narrow SAE has no latent 6: a message, no dashboard
+    assert explorer.result is None
