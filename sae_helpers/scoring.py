@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import rankdata
 
-from sae_helpers.checks import check_matrix
+from sae_helpers.checks import check_matrix, check_positive_int
 
 
 def _check_pair(activations, labels, name):
@@ -137,13 +137,27 @@ class _Product(torch.autograd.Function):
         return None, None, x_t @ grad
 
 
-def linear_probe(train_activations, train_labels, l2=1e-3, max_iter=200):
+def linear_probe(train_activations, train_labels, l2=1e-3, max_iter=200, k=None):
     """Logistic regression per property on standardised activations, fitted with L-BFGS in
-    float64; each property's fit is the one it would get alone. Returns a function:
-    activations (n, d) -> logits (n, n_properties)."""
+    float64; each property's fit is the one it would get alone. With `k`, a k-sparse probe
+    (Gao et al. 2024; Kantamneni et al. 2025): each property reads only the k directions whose
+    standardised mean activation is highest on its positive samples against its negative
+    ones, the others' weights held at 0. Returns a function: activations (n, d) -> logits
+    (n, n_properties); its `.directions` is the (d, n_properties) bool mask of what each reads."""
     x, labels = _check_pair(train_activations, train_labels, "train_activations")
     mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-8)
     x = (x - mean) / std
+    reads = torch.ones(x.shape[1], labels.shape[1], dtype=torch.bool)
+    if k is not None:
+        k = check_positive_int(k, "k")
+        if k > x.shape[1]:
+            raise ValueError(f"k must be at most the {x.shape[1]} directions; got {k}")
+        positive = labels.double()
+        difference = (x.T @ positive) / positive.sum(dim=0).clamp_min(1) - (x.T @ (1 - positive)) / (
+            1 - positive).sum(dim=0).clamp_min(1)  # (d, n_properties)
+        reads = torch.zeros_like(reads).scatter(0, difference.topk(k, dim=0).indices, True)
+    used = reads.any(dim=1)  # fit on the directions some property reads, however wide x is
+    x, mask = x[:, used], reads[used]
     x_t = x.T.contiguous()
     weight = torch.zeros(x.shape[1], labels.shape[1], dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(labels.shape[1], dtype=torch.float64, requires_grad=True)
@@ -151,19 +165,27 @@ def linear_probe(train_activations, train_labels, l2=1e-3, max_iter=200):
 
     def closure():
         optimizer.zero_grad()
-        loss = probe_loss(_Product.apply(x, x_t, weight) + bias, labels, weight, l2)
+        read = weight * mask
+        loss = probe_loss(_Product.apply(x, x_t, read) + bias, labels, read, l2)
         loss.backward()
         return loss
 
     optimizer.step(closure)
-    weight, bias = weight.detach(), bias.detach()
-    return lambda activations: ((torch.as_tensor(activations).detach().cpu().double() - mean) / std) @ weight + bias
+    weight = torch.zeros(reads.shape, dtype=torch.float64).index_put_((used,), (weight * mask).detach())
+    bias = bias.detach()
+
+    def probe(activations):
+        return ((torch.as_tensor(activations).detach().cpu().double() - mean) / std) @ weight + bias
+
+    probe.directions = reads
+    return probe
 
 
-def probe_scores(train_activations, train_labels, test_activations, test_labels):
-    """The linear-probe reference: each property's probe logit as its one direction, its
-    threshold chosen on the training samples like any other direction's."""
-    probe = linear_probe(train_activations, train_labels)
+def probe_scores(train_activations, train_labels, test_activations, test_labels, k=None):
+    """The linear-probe reference (or with `k`, the k-sparse probe's scores): each property's
+    probe logit as its one direction, its threshold chosen on the training samples like any
+    other direction's."""
+    probe = linear_probe(train_activations, train_labels, k=k)
     train_logits, test_logits = probe(train_activations), probe(test_activations)
     n = train_logits.shape[1]
     scores = [best_direction_scores(train_logits[:, [p]], train_labels[:, [p]], test_logits[:, [p]],

@@ -83,6 +83,28 @@ def test_each_propertys_probe_is_the_one_it_gets_alone():
         torch.testing.assert_close(together[:, [p]], alone, rtol=1e-4, atol=1e-4)
 
 
+def test_a_k_sparse_probe_reads_the_k_directions_that_separate_the_property():
+    x = rng.normal(size=(3000, 6))
+    # property 0 rests on directions 1 and 4; property 1 on direction 2, read with the wrong sign
+    labels = np.column_stack([x[:, 1] + x[:, 4] > 0.5, x[:, 2] < -0.8])
+    probe = linear_probe(x[:2000], labels[:2000], k=2)
+    assert probe.directions.sum(dim=0).tolist() == [2, 2]
+    assert probe.directions[[1, 4], 0].all()
+    logits = probe(torch.as_tensor(x))
+    no_other = torch.as_tensor(x).clone()
+    no_other[:, [0, 2, 3, 5]] = 0  # property 0's logits do not move with the directions it does not read
+    torch.testing.assert_close(probe(no_other)[:, 0], logits[:, 0])
+    one = probe_scores(x[:2000], labels[:2000], x[2000:], labels[2000:], k=1)
+    two = probe_scores(x[:2000], labels[:2000], x[2000:], labels[2000:], k=2)
+    assert two.f1[0] > 0.95 > one.f1[0] + 0.1  # one direction is not enough for property 0
+    # the mean difference of direction 2 is negative for property 1: the top-1 pick is another one
+    assert not linear_probe(x, labels, k=1).directions[2, 1]
+    full = linear_probe(x, labels, k=6)(torch.as_tensor(x))
+    torch.testing.assert_close(full, linear_probe(x, labels)(torch.as_tensor(x)))
+    with pytest.raises(ValueError, match="at most the 6 directions"):
+        linear_probe(x, labels, k=7)
+
+
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="bool"):
         best_thresholds(ACTIVATIONS, LABELS.astype(int))
