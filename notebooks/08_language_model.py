@@ -811,7 +811,7 @@ for name in SAE_ROWS:
     rates[name] = float(np.median(fit_fires.mean(axis=0)[fit_fires.sum(axis=0) >= 20]))
     fires |= {(name, control): top_share(*spaces[control], rates[name]) for control in CONTROLS}
 unions = {key: union_of_precise(*f) for key, f in fires.items()}
-print(f"{'precise → union F1 (recall)':28s}" + " ".join(f"{name:>16s}" for name in PROPERTIES))
+print(f"{'precise → union F1 (recall)':28s}" + " ".join(f"{name:>18s}" for name in PROPERTIES))
 for name in SAE_ROWS:
     best_control = [max((unions[name, control][p] for control in CONTROLS), key=lambda u: u[1])
                     for p in range(len(PROPERTIES))]

@@ -81,3 +81,19 @@ def test_latent_explorer_shows_the_chosen_latent_of_saes_of_any_width():
     assert expected in explorer.result.data
     explorer.children[1].value = 6  # the narrow SAE has no latent 6: a message, no dashboard
     assert explorer.result is None
+
+
+def test_contexts_that_share_one_character_overlap():
+    activations = np.zeros(100)
+    activations[[10, 17]] = [2.0, 1.0]  # 10's context is 5..12, 17's 12..19
+    assert top_contexts(activations, before=5, after=2) == [10]
+
+
+def test_dashboard_context_stops_at_its_window():
+    torch.manual_seed(0)
+    model = CharTransformer(d_model=16, n_layers=1, n_heads=2, context=16).double()
+    tokens = text_to_codes("abcdefghijklmnopqrstuvwxyz012345")
+    activations = np.zeros(32)
+    activations[20] = 1.0
+    html = latent_dashboard(0, activations, tokens, np.zeros((32, 7), bool), model, torch.ones(16), window=16).data
+    assert highlight(tokens[16:29], activations[16:29], 1.0) in html  # 16 ..  20 + 8

@@ -265,3 +265,54 @@ def test_notebook_08s_gpt2_cell_runs_on_a_tiny_random_gpt2(monkeypatch, capsys):
     assert 5 < bits["model"] < 9  # a random model: about log2(128) = 7 bits per token
     assert namespace["gpt2_latents"].shape == (len(namespace["gpt2_train"]) // 128 * 128, 128)
     assert len(printed.splitlines()) == 4  # the losses, then the top contexts of three latents
+
+
+def test_load_corpus_labels_are_char_properties_of_the_first_training_module():
+    corpus = load_corpus()
+    with _asset(CORPUS_FILE).open("rb") as file, np.load(file, allow_pickle=False) as stored:
+        starts, held, left = stored["file_starts"], stored["held_out"], stored["left_out"]
+    i = int(np.flatnonzero(~held & ~left)[0])
+    source = "".join(map(chr, corpus.train[: starts[i + 1] - starts[i]].tolist()))
+    np.testing.assert_array_equal(corpus.train_properties[: len(source)], char_properties(source))
+    j = int(np.flatnonzero(held)[0])
+    source = "".join(map(chr, corpus.held_out[: starts[j + 1] - starts[j]].tolist()))
+    np.testing.assert_array_equal(corpus.held_out_properties[: len(source)], char_properties(source))
+
+
+def test_spread_windows_round_to_the_nearest_window():
+    picked, _ = spread_windows(torch.arange(110), np.zeros((110, 7), bool), 4, 10)  # rows 0, 3.33, 6.67, 10
+    assert picked[::10].tolist() == [0, 30, 70, 100]
+
+
+def test_bigram_normalises_over_the_next_character():
+    # pairs aa twice, ab once: P(b | a) = (1 + 1) / (3 + 128)
+    assert ngram_bits_per_char(text_to_codes("aaab"), text_to_codes("ab"), 2) == pytest.approx(math.log2(131 / 2))
+
+
+def test_shared_share_and_substrings_reach_the_last_character():
+    strings = substrings("abcdefgh", 4)
+    assert "efgh" in strings and len(strings) == 5
+    assert shared_share("xxxxabcd", strings, 4) == 0.5
+
+
+def test_held_out_flags_follow_the_rule(tmp_path, monkeypatch):
+    import sysconfig
+    import tools.make_model as mm
+    stdlib = tmp_path / "lib"
+    stdlib.mkdir()
+    rng = np.random.default_rng(1)
+    bodies = ["".join(f"x{n}_{k:03d} = {int(rng.integers(1e9)):010d}\n" for k in range(120)) for n in range(6)]
+    names = [f"m{n}.py" for n in range(6)]
+    order = np.random.default_rng(0).permutation(6)  # make_corpus's order of the sorted paths
+    bodies[order[2]] = bodies[order[4]]  # the third module copies a training module
+    for name, body in zip(names, bodies):
+        (stdlib / name).write_text(body)
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {"stdlib": str(stdlib)})
+    monkeypatch.setattr(mm, "ASSETS", tmp_path / "assets")
+    monkeypatch.setattr(mm, "CORPUS_BYTES", 10**9)
+    size = len(bodies[0])
+    monkeypatch.setattr(mm, "HELD_OUT_BYTES", 2 * size + 1)  # starts 0, size, 2 size are below it: three modules
+    mm.make_corpus()
+    stored = np.load(tmp_path / "assets" / CORPUS_FILE)
+    assert stored["held_out"].tolist() == [True, True, False, False, False, False]
+    assert stored["left_out"].tolist() == [False, False, True, False, False, False]

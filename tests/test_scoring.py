@@ -116,3 +116,47 @@ def test_bad_input_is_named():
         best_thresholds(np.full((400, 2), np.nan), LABELS)
     with pytest.raises(ValueError, match="directions"):
         best_direction_scores(ACTIVATIONS, LABELS, ACTIVATIONS[:, :3], LABELS)
+
+
+def test_test_f1_calls_samples_at_the_threshold():
+    scores = best_direction_scores(np.array([[0.], [1.], [2.], [3.]]), np.array([[0], [0], [1], [1]], bool),
+                                   np.array([[2.], [2.], [0.], [0.]]), np.array([[1], [1], [0], [0]], bool))
+    assert scores.threshold[0] == 2 and scores.f1[0] == 1.0
+
+
+def test_auroc_is_held_out():
+    scores = best_direction_scores(np.array([[0.], [1.], [2.], [3.]]), np.array([[0], [0], [1], [1]], bool),
+                                   np.array([[0.], [1.], [2.], [3.]]), np.array([[1], [1], [0], [0]], bool))
+    assert scores.auroc[0] == 0.0 and scores.train_f1[0] == 1.0
+
+
+def test_k_sparse_picks_on_standardised_activations():
+    rng = np.random.default_rng(0)
+    labels = rng.random((2000, 1)) < 0.3
+    x = rng.normal(size=(2000, 2))
+    x[:, 0] = 100 * x[:, 0] + 20 * labels[:, 0]  # raw difference 20, standardised about 0.2
+    x[:, 1] += 3 * labels[:, 0]  # raw difference 3, standardised about 2
+    assert linear_probe(x, labels, k=1).directions[:, 0].tolist() == [False, True]
+
+
+def test_a_probe_scores_each_sample_on_its_own():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 3))
+    probe = linear_probe(x, x[:, :1] > 0)
+    torch.testing.assert_close(probe(x[:5]), probe(x)[:5])
+
+
+def test_probe_threshold_comes_from_training():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 2))
+    train, test = x[:1000], x[1000:]
+    scores = probe_scores(train, train[:, :1] > 0, test, test[:, :1] < 0)  # the held-out labels are reversed
+    assert scores.f1[0] < 0.1
+
+
+def test_a_probe_does_not_penalise_its_bias():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, 2))
+    labels = rng.random((4000, 1)) < 0.1  # unrelated to x: a strong penalty leaves the bias at the log-odds
+    logit = float(linear_probe(x, labels, l2=1.0)(x.mean(axis=0)[None])[0, 0])
+    assert logit == pytest.approx(np.log(labels.mean() / (1 - labels.mean())), abs=1e-3)

@@ -55,7 +55,7 @@ CORPUS_BYTES, HELD_OUT_BYTES, FILE_BYTES = 4_000_000, 300_000, (2_000, 100_000)
 SHARED_LENGTH, MAX_SHARED = 64, 0.1
 CONFIG = dict(d_model=128, n_layers=4, n_heads=4, context=256)
 TRAINING = dict(n_steps=6000, batch_size=32, lr=3e-3, warmup=200, weight_decay=0.1, seed=0)
-SAES = dict(widths=SAE_WIDTHS, k=16, n_epochs=2, lr=2e-3, batch_size=4096, seed=0)
+SAES = dict(widths=SAE_WIDTHS, k=16, n_epochs=2, lr=2e-3, lr_decay=0.2, batch_size=4096, seed=0)
 SAE_LENS_FORMAT = "6.54.12"  # the sae-lens whose on-disk layout the SAEs follow (make bench's)
 
 
@@ -195,7 +195,7 @@ def save_sae(sae, scale, folder, metadata):
     (folder / SAE_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
 
 
-def train_saes(widths, k, n_epochs, lr, batch_size, seed, device="cpu"):
+def train_saes(widths, k, n_epochs, lr, lr_decay, batch_size, seed, device="cpu"):
     """The shipped SAEs: TopK with the standard recipe, one per width, on the residual stream
     after block 2 at every training position (windows of the model's context), divided by one
     number so that its mean norm is sqrt(d_model)."""
@@ -211,7 +211,7 @@ def train_saes(widths, k, n_epochs, lr, batch_size, seed, device="cpu"):
         torch.manual_seed(seed)
         sae = SparseAutoencoder(x.shape[1], width, activation=TopK(k), recipe=STANDARD).to(device)
         history = train_sae(sae, x, n_epochs=n_epochs, lr=lr, penalty="none", batch_size=batch_size, seed=seed,
-                            lr_decay=0.2)
+                            lr_decay=lr_decay)
         with torch.no_grad():
             held_out_fvu = fvu(held_out, sae(held_out).x_recon)
             fires = sum((sae.encode(chunk) > 0).any(dim=0) for chunk in x.split(65536))
