@@ -450,7 +450,11 @@ anchors = {"zero": spliced_fn(model, block, ce_tokens, torch.zeros_like),
 print(f"bits/char: model {model_bits:.2f}; zero-ablation {anchors['zero']:.2f}, mean-ablation "
       f"{anchors['mean']:.2f}, unigram model {anchors['unigram']:.2f}")
 
+# %% [markdown]
+# Each SAE as a splice (`through_sae`, which section 8 reuses with one latent switched off), and
+# the loss with it in place of the block's output:
 
+# %%
 def through_sae(name, switched_off=None):
     """The SAE `name` as a splice: the block's output replaced by its reconstruction, with the
     latent `switched_off` (if any) set to 0 (section 8)."""

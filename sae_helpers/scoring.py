@@ -146,18 +146,18 @@ def linear_probe(train_activations, train_labels, l2=1e-3, max_iter=200, k=None)
     (n, n_properties); its `.directions` is the (d, n_properties) bool mask of what each reads."""
     x, labels = _check_pair(train_activations, train_labels, "train_activations")
     mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-8)
-    x = (x - mean) / std
     reads = torch.ones(x.shape[1], labels.shape[1], dtype=torch.bool)
     if k is not None:
         k = check_positive_int(k, "k")
         if k > x.shape[1]:
             raise ValueError(f"k must be at most the {x.shape[1]} directions; got {k}")
         positive = labels.double()
-        difference = (x.T @ positive) / positive.sum(dim=0).clamp_min(1) - (x.T @ (1 - positive)) / (
-            1 - positive).sum(dim=0).clamp_min(1)  # (d, n_properties)
+        difference = ((x.T @ positive) / positive.sum(dim=0).clamp_min(1) - (x.T @ (1 - positive)) / (
+            1 - positive).sum(dim=0).clamp_min(1)) / std[:, None]  # (d, n_properties), in standard deviations
         reads = torch.zeros_like(reads).scatter(0, difference.topk(k, dim=0).indices, True)
     used = reads.any(dim=1)  # fit on the directions some property reads, however wide x is
-    x, mask = x[:, used], reads[used]
+    mean, std, mask = mean[used], std[used], reads[used]
+    x = (x[:, used] - mean) / std
     x_t = x.T.contiguous()
     weight = torch.zeros(x.shape[1], labels.shape[1], dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(labels.shape[1], dtype=torch.float64, requires_grad=True)
@@ -171,11 +171,10 @@ def linear_probe(train_activations, train_labels, l2=1e-3, max_iter=200, k=None)
         return loss
 
     optimizer.step(closure)
-    weight = torch.zeros(reads.shape, dtype=torch.float64).index_put_((used,), (weight * mask).detach())
-    bias = bias.detach()
+    weight, bias = (weight * mask).detach(), bias.detach()
 
     def probe(activations):
-        return ((torch.as_tensor(activations).detach().cpu().double() - mean) / std) @ weight + bias
+        return ((torch.as_tensor(activations).detach().cpu().double()[:, used] - mean) / std) @ weight + bias
 
     probe.directions = reads
     return probe
