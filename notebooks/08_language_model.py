@@ -699,18 +699,6 @@ for name, s in scores.items():
                                    for f, a, t, trivial_at_fit in zip(s.f1, s.auroc, s.train_f1, fit_trivial)))
 print("—: no direction beats calling every fitting character positive")
 
-# %%
-column = {name: p for p, name in enumerate(PROPERTIES)}
-probe_f1 = scores["linear probe"].f1
-control_f1 = np.max([scores[name].f1 for name in ["neurons", "random", "PCA"]], axis=0)
-for row in SAE_ROWS:
-    sae_f1 = scores[row].f1
-    assert sae_f1[comment] > probe_f1[comment] - 0.1 and sae_f1[comment] > control_f1[comment] + 0.4
-    assert abs(sae_f1[indentation] - max(scores["neurons"].f1[indentation], scores["PCA"].f1[indentation])) < 0.1
-    for p in (column["string"], column["name"], column["keyword"]):
-        assert sae_f1[p] < probe_f1[p] - 0.1 and sae_f1[p] < control_f1[p] + 0.1
-    assert scores[row].train_f1[column["bracket"]] <= fit_trivial[column["bracket"]] + 1e-9
-
 # %% [markdown]
 # What the table shows, over four widths:
 #
@@ -735,6 +723,18 @@ for row in SAE_ROWS:
 #
 # Wider SAEs do not have better single latents for these properties: the rows go up and down
 # with width. What width changes is how a property is split, below.
+
+# %%
+column = {name: p for p, name in enumerate(PROPERTIES)}
+probe_f1 = scores["linear probe"].f1
+control_f1 = np.max([scores[name].f1 for name in ["neurons", "random", "PCA"]], axis=0)
+for row in SAE_ROWS:
+    sae_f1 = scores[row].f1
+    assert sae_f1[comment] > probe_f1[comment] - 0.1 and sae_f1[comment] > control_f1[comment] + 0.4
+    assert abs(sae_f1[indentation] - max(scores["neurons"].f1[indentation], scores["PCA"].f1[indentation])) < 0.1
+    for p in (column["string"], column["name"], column["keyword"]):
+        assert sae_f1[p] < probe_f1[p] - 0.1 and sae_f1[p] < control_f1[p] + 0.1
+    assert scores[row].train_f1[column["bracket"]] <= fit_trivial[column["bracket"]] + 1e-9
 
 # %% [markdown]
 # **k-sparse probing.** One latent is the strictest test. How much of a property do a basis's
