@@ -141,8 +141,8 @@ def linear_probe(train_activations, train_labels, l2=1e-3, max_iter=200, k=None)
     """Logistic regression per property on standardised activations, fitted with L-BFGS in
     float64; each property's fit is the one it would get alone. With `k`, a k-sparse probe
     (Gao et al. 2024; Kantamneni et al. 2025): each property reads only the k directions whose
-    standardised mean activation is highest on its positive samples against its negative
-    ones, the others' weights held at 0. Returns a function: activations (n, d) -> logits
+    mean activation, in standard deviations, is highest on its positive samples against its
+    negative ones, the others' weights held at 0. Returns a function: activations (n, d) -> logits
     (n, n_properties); its `.directions` is the (d, n_properties) bool mask of what each reads."""
     x, labels = _check_pair(train_activations, train_labels, "train_activations")
     mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-8)

@@ -286,6 +286,8 @@ def latent_explorer(saes, tokens, properties, model, window=None):
     the residual stream's units)}, SAEs of any widths; `properties` (n, 7) is the ground truth;
     `window` as in `latent_dashboard`. `.result` is the dashboard (IPython HTML). It opens on the
     first SAE's first latent that fires on these characters, not on a dead one."""
+    if not saes:
+        raise ValueError("saes is empty: give {name: (latents, decoder directions)} for at least one SAE")
     saes = {name: (torch.as_tensor(latents), torch.as_tensor(directions).detach())
             for name, (latents, directions) in saes.items()}
     first = next(iter(saes))

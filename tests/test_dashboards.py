@@ -81,6 +81,8 @@ def test_latent_explorer_shows_the_chosen_latent_of_saes_of_any_width():
     assert expected in explorer.result.data
     explorer.children[1].value = 6  # the narrow SAE has no latent 6: a message, no dashboard
     assert explorer.result is None
+    with pytest.raises(ValueError, match="empty"):
+        latent_explorer({}, tokens, properties, model)
 
 
 def test_contexts_that_share_one_character_overlap():
