@@ -111,14 +111,13 @@ print(f"torch {torch.__version__}, numpy {np.__version__}")
 # ## 1. Python source, and what each character is
 #
 # The corpus: 213 modules of CPython 3.11's standard library (4.0 million characters; tests,
-# IDLE and Tk left out, ASCII only), made by `make model` (`tools/make_model.py`) and shipped with
-# the package beside the PSF licence. Fourteen whole modules (280,000 characters) are held
+# IDLE and Tk left out, ASCII only), made by `make model` (`tools/make_model.py`) and shipped
+# with the package beside the PSF licence. Fourteen whole modules (280,000 characters) are held
 # out: the model never trained on them. Held out by content, not only by name: three more
-# modules that the draw would have held out are left out of both sets, because more than
-# 10 % of their characters lie in 64-character strings that also occur in the training
-# modules (a codec table shares 85 % with its sibling codecs); of the fourteen, at most 7.6 %.
-# Every score below is measured on 128 windows of 256 characters spread over them (32,768
-# characters).
+# modules that the draw would have held out are left out of both sets, because more than 10 %
+# of their characters lie in 64-character strings that also occur in the training modules (a
+# codec table shares 85 % with its sibling codecs); of the fourteen, at most 7.6 %. Every score
+# below is measured on 128 windows of 256 characters spread over them (32,768 characters).
 #
 # Each character carries seven labels from Python's `tokenize`, stored with the corpus
 # (`char_properties` computes them, so you can label any source). Here is a piece of a
@@ -372,8 +371,8 @@ plt.show()
 # 0.055 on held-out characters, the shipped SAE of 256 latents, trained on 57 times as many
 # positions with more and larger steps, 0.035. Wider shipped SAEs reconstruct better still:
 # 0.028, 0.025 and 0.022 at 512, 1,024 and 2,048 latents, at the same L0 of 16. No latent of
-# any of them is dead on these characters: the recipe's AuxK loss keeps every latent in use
-# (notebook 09 shows what happens without it).
+# any of them is dead on these characters (notebook 09 shows AuxK, part of the recipe, bringing
+# dead latents back).
 
 # %%
 shipped_fvu = [held_out_fvu[name] for name in SHIPPED]
@@ -710,8 +709,8 @@ print("—: no direction beats calling every fitting character positive")
 #   for: a direction the model's representation has, found without labels, that the model's own
 #   basis and the obvious linear ones do not contain.
 # - **Indentation has a latent at every width** (F1 0.78 to 0.86), but so do the neurons
-#   (0.83) and PCA (0.84): indentation is strong enough that every basis here has a direction
-#   for it; the SAE is not special.
+#   (0.83) and PCA (0.84): indentation is strong enough that the neurons and PCA each have a
+#   direction for it (random directions reach 0.66); the SAE is not special.
 # - **String, name, keyword and bracket have no latent near the probe.** The probe reads them at
 #   0.63 to 0.82; the best latent reaches 0.31 to 0.55, no more than 0.06 above the best of
 #   neurons, random directions and PCA, and below it for string; for bracket no latent beats
@@ -756,16 +755,16 @@ for k in K_SPARSE:
 print(f"{'the full probe, 128 dimensions':33s}" + " ".join(f"{f:11.2f}" for f in probe_f1))
 
 # %% [markdown]
-# The k = 1 rows are the table above again, with the latent chosen by its mean difference rather
-# than its F1; comment and indentation come out the same. With more directions every basis
-# reads more, and the SAE's lead narrows to comment: at k = 16 its latents read comment at 0.68
-# to 0.73, the best other basis 0.42 (PCA), while on string, name, keyword, indentation and
-# bracket the SAEs are within 0.07 of the best other basis (number aside, too rare to say). At
-# k = 16 no basis reaches the full probe on string, name or bracket (0.70, 0.82, 0.77): there,
-# what the model represents is spread over more than 16 directions of any of these bases. For
-# comment the SAE's reading even falls a little as k grows (0.73 to 0.77 at k = 1, 0.68 to 0.73
-# at k = 16); the directions added are chosen by their mean difference, not by what they add
-# to the probe.
+# The k = 1 rows are the table above again, with the latent chosen by its mean difference
+# rather than its F1; the SAEs' comment and indentation come out the same. With more directions
+# every basis reads more, and the SAE's lead narrows to comment: at k = 16 its latents read
+# comment at 0.68 to 0.73, the best other basis 0.42 (PCA), while on string, name, keyword,
+# indentation and bracket the SAEs are within 0.07 of the best other basis (number aside, too
+# rare to say). At k = 16 no basis reaches the full probe on string, name or bracket (0.70,
+# 0.82, 0.77): there, what the model represents is spread over more than 16 directions of any
+# of these bases. For comment the SAEs read less at k = 16 than at k = 1, at every width (0.73
+# to 0.77 at k = 1, 0.68 to 0.73 at k = 16); the directions added are chosen by their mean
+# difference, not by what they add to the probe.
 
 # %%
 for k in K_SPARSE:
@@ -828,14 +827,13 @@ for name in SAE_ROWS:
 # worse than the union of precise neurons, random or PCA directions firing as often, for
 # comment, name, indentation and bracket (bracket 0.34 against 0.50). At 2,048 latents it does
 # better for all four (0.29, 0.49, 0.76 and 0.48 against 0.16, 0.25, 0.32 and 0.39). As the
-# dictionary grows, a property is carved into more and narrower latents (precise comment
-# latents 9, 52, 90, 133; name 0, 6, 17, 36; bracket 38, 93, 173, 250), which together cover
-# more of it (comment recall 0.06, 0.19, 0.22, 0.26): what **feature splitting** (Bricken et
-# al. 2023) predicts, though this table counts latents and does not show that the wide SAE's
-# latents split the narrow one's. And the controls are not quite like with like: they fire at
-# the median latent's rate, which falls with width, while the precise latents fire at their
-# own. Even 250 precise bracket latents reach F1 0.48 together, where one probe direction
-# reads 0.77.
+# dictionary grows, a property gets more precise latents (precise comment latents 9, 52, 90,
+# 133; name 0, 6, 17, 36; bracket 38, 93, 173, 250), which together cover more of it (comment
+# recall 0.06, 0.19, 0.22, 0.26): what **feature splitting** (Bricken et al. 2023) predicts,
+# though this table counts latents and does not show that the wide SAE's latents split the
+# narrow one's. And the controls are not quite like with like: they fire at the median latent's
+# rate, which falls with width, while the precise latents fire at their own. Even 250 precise
+# bracket latents reach F1 0.48 together, where one probe direction reads 0.77.
 #
 # **What are the latents, then?** One guess: the character itself. For every latent of each
 # width that fires on at least 20 held-out characters, the share of those characters that are
@@ -868,15 +866,15 @@ for name in SAE_ROWS:
 print(f"the most common character of all held-out text, the space: {np.mean(characters == ord(' ')):.2f}")
 
 # %% [markdown]
-# For the median latent of each width, 51 to 63 % of the characters it fires on are one and
-# the same character. For the neurons, random directions and PCA directions, each firing on
-# as many characters as that width's median latent, it is 17 to 43 %, the best of them 0.15
-# to 0.25 below the SAE at every width (28 % of all characters are spaces; for the controls,
-# the rarer the firing, the higher the share). The next character's share is about the same
-# for the SAE as for the controls (0.20 to 0.24 against 0.14 to 0.24): the latents follow the
-# current character, not the next. So the SAE, more than the residual stream read in these
-# three bases, sorts characters by what they are: a typical latent fires mostly on one
-# character, perhaps in one setting, and the properties cut across them. One guess, not
+# For the median latent of each width, 51 to 63 % of the characters it fires on are one and the
+# same character. For the neurons, random directions and PCA directions, each firing on as many
+# characters as that width's median latent, it is 17 to 43 %, the best of them 0.15 to 0.25
+# below the SAE at every width (28 % of all characters are spaces; for the controls, the rarer
+# the firing, the higher the share). The next character's share is about the same for the SAE
+# as for the controls (0.20 to 0.24 against 0.14 to 0.24): the latents follow the current
+# character, not the next. So the SAE, more than the residual stream read in these three bases,
+# sorts characters by what they are: for the median latent, more than half of what it fires on
+# is one character, perhaps in one setting, and the properties cut across them. One guess, not
 # measured here: the residual stream after block 2 still carries its input character, and a
 # dictionary that reconstructs it must spend latents on that. It is not a dictionary of the
 # seven properties, with comment the exception (and indentation, which every basis here has).
@@ -934,19 +932,19 @@ for name in SHIPPED:
               + ", ".join(f"{group} {change:+.3f}" for group, change in effects[name][which].items()))
 
 # %% [markdown]
-# Switching off the indentation latent costs more on indentation characters than on the
-# others at every width (+0.065 to +0.20 bits against +0.004 to +0.023), and also where it
-# fires (+0.07 to +0.21 against +0.003 to +0.08), so the split is not only a matter of where
-# it fires. The controls ask for care. At 256 and 512 latents the control latent, matched only
-# on how often it fires, also fires on indentation characters and costs as much or more there
-# (+0.29 and +0.14). At 1,024 and 2,048 the controls cost almost nothing on indentation
-# (+0.001), and their cost falls where they fire, on other characters (+0.28 and +0.09). At
-# 256 latents the control costs 4.5 times as much on indentation as the indentation latent
-# does, so there the best latent by F1 is not the one the model relies on most. One control
-# per width cannot say more. The split by property is approximate, since the later blocks
-# carry a change at one character on to the characters after it, and this is one latent per
-# width: evidence that the model uses it around indentation, not a proof of what it means to
-# the model.
+# Switching off the indentation latent costs more on indentation characters than on the others
+# at every width (+0.065 to +0.20 bits against +0.004 to +0.023), and also where it fires
+# (+0.07 to +0.21 against +0.003 to +0.08), so the split is not only a matter of where it
+# fires. The controls ask for care. At 256 and 512 latents the control latent, matched only on
+# how often it fires, also fires on indentation characters and costs about as much or more
+# there (+0.29 and +0.14, against the indentation latent's +0.065 and +0.163). At 1,024 and
+# 2,048 the controls cost almost nothing on indentation (+0.001), and their cost falls where
+# they fire, on other characters (+0.28 and +0.09). At 256 latents the control costs 4.5 times
+# as much on indentation as the indentation latent does, so there the best latent by F1 is not
+# the one the model relies on most. One control per width cannot say more. The split by
+# property is approximate, since the later blocks carry a change at one character on to the
+# characters after it, and this is one latent per width: evidence that the model uses it around
+# indentation, not a proof of what it means to the model.
 
 # %%
 for effect in effects.values():
@@ -1041,7 +1039,7 @@ if RUN_GPT2:
 # | linear probe, after block 2 | F1 0.77 or more for comment, name, indentation, bracket |
 # | SAEs: TopK 16, the standard recipe | shipped, 256 to 2,048 latents on 3.7 million positions: FVU 0.035 to 0.022, 1.39 to 1.42 bits/char spliced in (model 1.32); trained here, 256 latents on 65,536 characters: FVU 0.055, 1.76 bits/char |
 # | best single latent | comment 0.73 to 0.77 (probe 0.79; neurons, random, PCA 0.20 at most); indentation 0.78 to 0.86, as neurons and PCA; string, name, keyword, bracket far below the probe |
-# | k-sparse probe, k = 1, 4, 16 | comment: the SAEs 0.68 to 0.77, the other bases 0.42 at most; at k = 16 the other properties within 0.07 across bases, string, name and bracket still below the full probe |
+# | k-sparse probe, k = 1, 4, 16 | comment: the SAEs 0.68 to 0.77, the other bases 0.42 at most; at k = 16 each SAE within 0.07 of the best other basis on the other properties (number aside), string, name and bracket still below the full probe |
 #
 # - Check that the model represents what you look for (a probe) before asking an SAE to find it.
 # - Read CE loss recovered in bits, beside an anchor that knows no context (the unigram model):
@@ -1051,8 +1049,8 @@ if RUN_GPT2:
 # - A dashboard shows the top of a latent's distribution. Score the whole of it against the
 #   truth, beside neurons, random directions and PCA, over widths.
 # - An SAE can find a property no other basis here has (comment) and miss properties the model
-#   clearly represents. Its latents mostly follow the character itself, and wider SAEs split
-#   a property into more, narrower latents.
+#   clearly represents. For its median latent, more than half of what it fires on is one
+#   character, and wider SAEs have more latents precise for a property.
 #
 # Next: [09 · What goes wrong](09_pathologies.ipynb), the failures of SAE training itself
 # (dead latents, shrinkage, absorption), measured against the truth.
