@@ -1,5 +1,5 @@
 """`make model`: notebook 08's corpus and its trained character model, from this machine's
-CPython standard library, seeded. Run once; both files are committed.
+CPython standard library, and the SAEs shipped for it, seeded. Run once; all are committed.
 
     python -m tools.make_model corpus   # -> sae_helpers/assets/python_stdlib.npz
     python -m tools.make_model train    # -> sae_helpers/assets/char_transformer.pt
@@ -7,9 +7,10 @@ CPython standard library, seeded. Run once; both files are committed.
 
 The corpus: modules of the standard library (no tests, no IDLE or Tk, ASCII only, 2-100 KB each),
 shuffled with seed 0 and taken until 4 MB; the first 300 KB of files in that order are held
-out, whole, except those with more than 10 % of their characters in 64-character strings that
-also occur in the training modules: these are left out of both. Each character's properties come from `char_properties` (Python's tokenize) and
-are stored with it, so every Python version reads the same labels.
+out, whole, except those with more than 10 % of their characters in 64-character strings that also
+occur in the training modules: these are left out of both. Each character's properties come from
+`char_properties` (Python's tokenize) and are stored with it, so every Python version reads the
+same labels.
 """
 
 import argparse
