@@ -73,14 +73,14 @@ class TopK(nn.Module):
     def forward(self, z):
         if isinstance(self.k, int):
             values, indices = z.topk(self.k, dim=-1)
-            return torch.zeros_like(z).scatter(-1, indices, F.relu(values))
+            return torch.zeros_like(z).scatter_(-1, indices, F.relu(values))
         if z.dim() < 2 or len(z) != len(self.k):
             raise ValueError(f"this TopK has one k per instance ({len(self.k)}); got pre-activations of "
                              f"shape {tuple(z.shape)}")
         values, indices = z.topk(max(self.k), dim=-1)  # sorted: instance i keeps its first k[i]
         k = torch.tensor(self.k, device=z.device).reshape(-1, *[1] * (z.dim() - 1))
         kept = torch.arange(values.shape[-1], device=z.device) < k
-        return torch.zeros_like(z).scatter(-1, indices, F.relu(values) * kept)
+        return torch.zeros_like(z).scatter_(-1, indices, F.relu(values) * kept)
 
     def instance(self, i):
         """The activation of instance i: this TopK, or TopK(k[i]) for one k per instance."""
@@ -108,7 +108,7 @@ def auxk_penalty(residual, pre_activations, latents, decoder_directions, k_aux):
         aux_latents = F.relu(hidden)  # top-k needed (one wait for the device, far less than a CPU top-k)
     else:
         values, indices = hidden.topk(k_aux, dim=-1)
-        aux_latents = torch.zeros_like(pre_activations).scatter(-1, indices, F.relu(values))
+        aux_latents = torch.zeros_like(pre_activations).scatter_(-1, indices, F.relu(values))
     error = ((aux_latents @ decoder_directions - residual) ** 2).mean(dim=(-2, -1))
     variance = ((residual - residual.mean(dim=-2, keepdim=True)) ** 2).mean(dim=(-2, -1))
     return torch.where(dead.any(dim=-1).squeeze(-1), error / variance.clamp_min(1e-12), 0.0)

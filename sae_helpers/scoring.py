@@ -60,19 +60,19 @@ def best_thresholds(activations, labels, chunk=64):
     (f1, threshold), each (n_properties, n_directions). Every distinct activation is tried.
     """
     activations, labels = _check_pair(activations, labels, "activations")
-    n_samples = len(activations)
-    positives = labels.sum(dim=0).double()  # (n_properties,)
-    called = torch.arange(1, n_samples + 1, dtype=torch.float64)[:, None, None]  # samples at or above
+    positives = labels.sum(dim=0).double()[:, None, None]  # (n_properties, 1, 1)
+    called = torch.arange(1, len(activations) + 1, dtype=torch.float64)  # samples at or above
+    by_direction, by_property = activations.T.contiguous(), labels.T.contiguous()  # sorted along rows
     f1s, thresholds = [], []
-    for start in range(0, activations.shape[1], chunk):
-        values, order = activations[:, start:start + chunk].sort(dim=0, descending=True)
+    for start in range(0, len(by_direction), chunk):
+        values, order = by_direction[start:start + chunk].sort(dim=1, descending=True)  # (chunk, n_samples)
         last_of_tie = torch.ones_like(values, dtype=torch.bool)
-        last_of_tie[:-1] = values[:-1] != values[1:]  # a threshold keeps a whole group of ties
-        true_positives = labels[order].cumsum(dim=0, dtype=torch.int32)  # (n_samples, chunk, n_properties)
-        f1 = torch.where(last_of_tie[..., None], _f1(true_positives, called, positives), -1.0)
-        best, index = f1.max(dim=0)  # (chunk, n_properties)
-        f1s.append(best.T)
-        thresholds.append(values.gather(0, index.T))
+        last_of_tie[:, :-1] = values[:, :-1] != values[:, 1:]  # a threshold keeps a whole group of ties
+        true_positives = by_property[:, order].cumsum(dim=2, dtype=torch.int32)  # (n_properties, chunk, n_samples)
+        f1 = torch.where(last_of_tie, _f1(true_positives, called, positives), -1.0)
+        best, index = f1.max(dim=2)  # (n_properties, chunk)
+        f1s.append(best)
+        thresholds.append(values.gather(1, index.T).T)
     return torch.cat(f1s, dim=1).numpy(), torch.cat(thresholds, dim=1).numpy()
 
 
