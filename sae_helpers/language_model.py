@@ -37,14 +37,15 @@ SAE_LAYER, SAE_WIDTHS = 2, (256, 512, 1024, 2048)  # the shipped SAEs read the s
 SAE_FOLDER, SAE_CONFIG, SAE_WEIGHTS = "saes/block2_width{width}", "cfg.json", "sae_weights.safetensors"
 
 
-def char_properties(source):
+def char_properties(source, partial=False):
     """(len(source), 7) bool: for each character, is it in a string literal (prefix and quotes
     included; an f-string whole), a comment, a number, a name (not a keyword), a keyword
     (keyword.kwlist; soft keywords are names), the indentation of a line (leading spaces, tabs and
     form feeds where a line starts outside brackets, strings and backslash continuations; a line
     holding only a comment has it too), inside brackets (after
     an unclosed (, [ or {)? Columns in the order of PROPERTIES. Raises ValueError if `source`
-    does not tokenize.
+    does not tokenize, or with `partial` (for text that may stop mid-statement, as generated
+    text does) labels it as far as it tokenizes: the characters after that have no property.
     """
     line_starts = np.concatenate([[0], np.flatnonzero(np.frombuffer(source.encode("utf-32-le"), np.uint32)
                                                        == ord("\n")) + 1])
@@ -57,6 +58,7 @@ def char_properties(source):
     fstring_start = getattr(tokenize, "FSTRING_START", None)  # Python >= 3.12 splits f-strings
     fstring_end = getattr(tokenize, "FSTRING_END", None)
     open_fstrings = []
+    end, stopped = 0, None  # with `partial`: where tokenize stopped
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
             start = min(row_starts[token.start[0] - 1] + token.start[1], len(source))
@@ -82,7 +84,9 @@ def char_properties(source):
             elif token.type == tokenize.OP and token.string in (")", "]", "}"):
                 depth_change[start] -= 1
     except (tokenize.TokenError, SyntaxError) as error:
-        raise ValueError(f"source does not tokenize: {error}") from None
+        if not partial:
+            raise ValueError(f"source does not tokenize: {error}") from None
+        stopped = end
     labels[:, column["bracket"]] = np.cumsum(depth_change)[:-1] > 0
     for start in line_starts[line_starts < len(source)]:
         continued = start >= 2 and source[start - 2] == "\\" and not labels[start - 2, column["comment"]]
@@ -93,7 +97,22 @@ def char_properties(source):
             end += 1
         if end < len(source) and source[end] != "\n":  # a blank line has no indentation
             labels[start:end, column["indentation"]] = True
+    if stopped is not None:
+        labels[stopped:] = False
     return labels
+
+
+def token_properties(token_lengths, properties):
+    """Per-token labels from per-character ones, for a tokenizer that cuts the text into
+    consecutive pieces (GPT-2's on ASCII text): a token has a property if most of its characters
+    have it. token_lengths (n_tokens,) characters per token, properties (n_chars, 7) bool ->
+    (n_tokens, 7) bool."""
+    lengths, properties = np.asarray(token_lengths), np.asarray(properties)
+    if lengths.ndim != 1 or len(lengths) == 0 or lengths.min() < 1 or lengths.sum() != len(properties):
+        raise ValueError(f"token_lengths must be positive and add up to the {len(properties)} characters; "
+                         f"got {len(lengths)} tokens of {lengths.sum()} characters")
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return np.add.reduceat(properties.astype(np.int64), starts, axis=0) * 2 > lengths[:, None]
 
 
 class Corpus(NamedTuple):
@@ -149,11 +168,38 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def forward(self, x):
+    def forward(self, x, cache=None):
+        """x (batch, T, d_model). With a `cache` (KeyValueCache) the keys and values of the
+        positions seen in earlier calls are kept there, and x, after the first call, holds one
+        new position, which attends to all of them (generation, one character at a time)."""
         batch, T, d = x.shape
         q, k, v = self.qkv(x).view(batch, T, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
-        mixed = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (batch, heads, T, d_head)
+        seen = cache is not None and cache.length > 0
+        if cache is not None:
+            k, v = cache.append(self, k, v)
+        mixed = F.scaled_dot_product_attention(q, k, v, is_causal=not seen)  # (batch, heads, T, d_head)
         return self.out(mixed.transpose(1, 2).reshape(batch, T, d))
+
+
+class KeyValueCache:
+    """Each attention layer's keys and values of the positions seen so far, in buffers of room
+    `context`, so that generation runs the model on one new position at a time. `length`
+    positions are filled; the model advances it after each call."""
+
+    def __init__(self, context):
+        self.context, self.length, self.buffers = context, 0, {}
+
+    def append(self, layer, k, v):
+        """Store k and v (batch, heads, T, d_head) after the layer's earlier ones; return all of
+        them, (batch, heads, length + T, d_head) each."""
+        if self.length and k.shape[2] != 1:
+            raise ValueError(f"after the first call with a cache, the model takes one position; got {k.shape[2]}")
+        if layer not in self.buffers:
+            self.buffers[layer] = [k.new_empty(*k.shape[:2], self.context, k.shape[3]) for _ in range(2)]
+        end = self.length + k.shape[2]
+        for buffer, new in zip(self.buffers[layer], (k, v)):
+            buffer[:, :, self.length:end] = new
+        return tuple(buffer[:, :, :end] for buffer in self.buffers[layer])
 
 
 class Block(nn.Module):
@@ -166,8 +212,8 @@ class Block(nn.Module):
         self.ln_mlp = nn.LayerNorm(d_model)
         self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
 
-    def forward(self, x):
-        x = x + self.attention(self.ln_attention(x))
+    def forward(self, x, cache=None):
+        x = x + self.attention(self.ln_attention(x), cache)
         return x + self.mlp(self.ln_mlp(x))
 
 
@@ -187,14 +233,19 @@ class CharTransformer(nn.Module):
         self.ln_final = nn.LayerNorm(d_model)
         self.unembed = nn.Linear(d_model, VOCAB_SIZE, bias=False)
 
-    def forward(self, tokens):
+    def forward(self, tokens, cache=None):
+        """With a `cache` (KeyValueCache), a call after the first takes the one token that
+        follows the tokens of the calls before."""
         if tokens.ndim != 2 or tokens.dtype != torch.int64:
             raise ValueError(f"tokens must be a (batch, T) int64 tensor; got {tuple(tokens.shape)} {tokens.dtype}")
-        if not 0 < tokens.shape[1] <= self.context:
-            raise ValueError(f"T must be between 1 and the context, {self.context}; got {tokens.shape[1]}")
-        x = self.embed(tokens) + self.position(torch.arange(tokens.shape[1], device=tokens.device))
+        start = 0 if cache is None else cache.length  # positions already in the cache
+        if not 0 < start + tokens.shape[1] <= self.context:
+            raise ValueError(f"T must be between 1 and the context, {self.context}; got {start + tokens.shape[1]}")
+        x = self.embed(tokens) + self.position(torch.arange(start, start + tokens.shape[1], device=tokens.device))
         for block in self.blocks:
-            x = block(x)
+            x = block(x, cache)
+        if cache is not None:
+            cache.length += tokens.shape[1]
         return self.unembed(self.ln_final(x))
 
 
@@ -277,14 +328,39 @@ def bits_per_char(model, tokens, batch_size=64, context=None):
 
 
 def generate(model, prompt, n_chars):
-    """The prompt followed by n_chars characters, each the model's most likely next one (greedy)."""
+    """The prompt followed by n_chars characters, each the model's most likely next one (greedy).
+    `prompt`: a string, or (batch, T) codes for several prompts at once (then codes come back).
+    Each step runs the model on the one new character, with a cache of the attention's keys and
+    values, so prompt and continuation must fit in the model's context together."""
     device = next(model.parameters()).device
-    tokens = text_to_codes(prompt).to(device)
+    tokens = text_to_codes(prompt)[None] if isinstance(prompt, str) else torch.as_tensor(prompt)
+    if tokens.shape[1] + check_positive_int(n_chars, "n_chars") > model.context:
+        raise ValueError(f"prompt ({tokens.shape[1]}) and n_chars ({n_chars}) must fit in the context, {model.context}")
+    tokens, cache, new = tokens.to(device), KeyValueCache(model.context), tokens.to(device)
     with torch.no_grad():
-        for _ in range(check_positive_int(n_chars, "n_chars")):
-            logits = model(tokens[None, -model.context:])
-            tokens = torch.cat([tokens, logits[0, -1].argmax()[None]])
-    return codes_to_text(tokens)
+        for _ in range(n_chars):
+            new = model(new, cache)[:, -1].argmax(dim=-1, keepdim=True)
+            tokens = torch.cat([tokens, new], dim=1)
+    return codes_to_text(tokens[0]) if isinstance(prompt, str) else tokens.cpu()
+
+
+def steered_properties(model, module, prompts, additions, n_chars):
+    """Steering, checked against the truth. For each vector of `additions` (n_additions, width),
+    the model continues every prompt ((n_prompts, T) codes) by n_chars greedy characters with the
+    vector added to `module`'s output at every position, and `char_properties` labels the
+    continuations (`partial`: they may stop mid-statement). Returns the generated codes
+    (n_additions, n_prompts, n_chars) and their labels (n_additions, n_prompts, n_chars, 7)."""
+    prompts, additions = torch.as_tensor(prompts), torch.as_tensor(additions)
+    if additions.ndim != 2 or prompts.ndim != 2:
+        raise ValueError(f"additions must be (n_additions, width) and prompts (n_prompts, T); got "
+                         f"{tuple(additions.shape)} and {tuple(prompts.shape)}")
+    parameter = next(model.parameters())
+    n, m = len(additions), len(prompts)
+    added = additions.to(parameter.device, parameter.dtype).repeat_interleave(m, dim=0)[:, None, :]  # one per row
+    with splice(module, lambda output: output + added):
+        codes = generate(model, prompts.repeat(n, 1), n_chars)
+    labels = np.stack([char_properties(codes_to_text(row), partial=True)[-n_chars:] for row in codes])
+    return codes[:, -n_chars:].reshape(n, m, n_chars), labels.reshape(n, m, n_chars, len(PROPERTIES))
 
 
 def ngram_bits_per_char(train, held_out, order):
@@ -306,20 +382,37 @@ def _first(output):
     return output[0] if isinstance(output, tuple) else output
 
 
+class _AllRead(Exception):
+    """Raised by collect's hooks once every module has given its output for a batch."""
+
+
 def collect(model, module, tokens, batch_size=64, context=None, progress=True):
     """Run `model` over `tokens` in windows of `context` characters or tokens (default: the
     model's own) and return what `module` outputs, (n_windows * context, width), one row per
     token (a tuple's first element, for a module that returns a tuple). Given a list of
-    modules, one forward pass collects them all and returns a list."""
+    modules, one forward pass collects them all and returns a list. Each pass stops once every
+    module has been read: the layers after them do not run."""
     modules = list(module) if isinstance(module, (list, tuple)) else [module]
     captured = [[] for _ in modules]
-    handles = [m.register_forward_hook(lambda mod, inputs, output, store=store: store.append(_first(output).detach()))
+
+    def keep(store, output):
+        store.append(_first(output).detach())
+        if all(len(other) == len(store) for other in captured):
+            raise _AllRead
+
+    handles = [m.register_forward_hook(lambda mod, inputs, output, store=store: keep(store, output))
                for m, store in zip(modules, captured)]
     try:
         with torch.no_grad():
             batches = list(_batches(model, tokens, batch_size, context))
-            for batch in progress_bar(batches, "collecting", "batches", disable=not progress):
-                model(batch)
+            for i, batch in enumerate(progress_bar(batches, "collecting", "batches", disable=not progress)):
+                try:
+                    model(batch)
+                except _AllRead:
+                    pass
+                if any(len(store) != i + 1 for store in captured):
+                    raise ValueError("every module must run once per forward pass of the model; "
+                                     f"their outputs per pass: {[len(store) - i for store in captured]}")
     finally:
         for handle in handles:
             handle.remove()

@@ -24,8 +24,12 @@ from sae_helpers.language_model import (
     ngram_bits_per_char,
     splice,
     spread_windows,
+    steered_properties,
     text_to_codes,
+    token_properties,
 )
+from sae_helpers.dashboards import truth_shares
+from sae_helpers.scoring import best_direction_scores
 
 from tools.make_model import MAX_SHARED, SHARED_LENGTH, shared_share, substrings
 
@@ -193,6 +197,92 @@ def test_generate_is_greedy_and_deterministic(model):
     assert generate(model, "def f(x):\n    return", 20) == text
 
 
+def test_generate_with_its_cache_picks_what_the_whole_model_picks(model):
+    # each step reads one new character against the cached keys and values; without the cache,
+    # the model reruns on the whole text: the same most likely next characters
+    prompts = torch.randint(0, 128, (3, 9), generator=torch.Generator().manual_seed(0))
+    tokens = prompts.clone()
+    with torch.no_grad():
+        for _ in range(12):
+            tokens = torch.cat([tokens, model(tokens)[:, -1].argmax(dim=-1, keepdim=True)], dim=1)
+    generated = generate(model, prompts, 12)
+    torch.testing.assert_close(generated, tokens, rtol=0, atol=0)
+    assert generate(model, codes_to_text(prompts[1]), 12) == codes_to_text(tokens[1])
+    with pytest.raises(ValueError, match="fit in the context"):
+        generate(model, prompts, model.context)
+
+
+def test_the_cache_takes_one_position_after_the_first_call(model):
+    from sae_helpers.language_model import KeyValueCache
+
+    cache = KeyValueCache(model.context)
+    with torch.no_grad():
+        model(torch.zeros(1, 5, dtype=torch.int64), cache)
+        assert cache.length == 5
+        with pytest.raises(ValueError, match="one position"):
+            model(torch.zeros(1, 2, dtype=torch.int64), cache)
+
+
+def test_partial_labels_stop_where_tokenize_stops():
+    source = 'x = (1 +  # open\n    f"a{b}" +\n'  # the bracket never closes
+    with pytest.raises(ValueError, match="tokenize"):
+        char_properties(source)
+    labels = char_properties(source, partial=True)
+    column = {name: i for i, name in enumerate(PROPERTIES)}
+    assert labels[source.index("# open"), column["comment"]] and labels[source.index('f"'), column["string"]]
+    assert labels[source.index("1"), column["bracket"]] and labels[source.index("1"), column["number"]]
+    broken = "y = 1\nz = 'unterminated\n"
+    try:  # Python 3.12's tokenizer stops at the unterminated string; 3.11's reads on
+        labels = char_properties(broken, partial=True)
+    except ValueError:
+        pytest.fail("partial labelling must not raise")
+    assert labels[0, column["name"]] and not labels[broken.index("'"):, column["string"]].any()
+    np.testing.assert_array_equal(char_properties(SOURCE, partial=True), char_properties(SOURCE))
+
+
+def test_collect_stops_after_the_last_module_it_reads_and_names_one_that_never_runs(model):
+    tokens = torch.randint(0, 128, (2 * 16,), generator=torch.Generator().manual_seed(0))
+    ran = []
+    handle = model.blocks[3].register_forward_hook(lambda *args: ran.append(True))
+    try:
+        first, second = collect(model, [model.blocks[0], model.blocks[1]], tokens, context=16, progress=False)
+    finally:
+        handle.remove()
+    assert not ran  # block 4 never ran
+    with torch.no_grad():
+        x = model.embed(tokens.view(2, 16)) + model.position(torch.arange(16))
+        torch.testing.assert_close(first, model.blocks[0](x).flatten(0, 1))
+        torch.testing.assert_close(second, model.blocks[1](model.blocks[0](x)).flatten(0, 1))
+    with pytest.raises(ValueError, match="once per forward pass"):
+        collect(model, torch.nn.Linear(2, 2), tokens, context=16, progress=False)
+
+
+def test_steered_properties_adds_each_vector_to_every_row_of_its_prompts(model):
+    prompts = torch.stack([text_to_codes("def f(x):\n    return"), text_to_codes("def g(y):\n    yield ")])
+    additions = torch.zeros(3, 128, dtype=torch.float64)
+    additions[1, 0] = 50.0  # a large push: the continuations change
+    codes, labels = steered_properties(model, model.blocks[1], prompts, additions, 10)
+    assert codes.shape == (3, 2, 10) and labels.shape == (3, 2, 10, len(PROPERTIES)) and labels.dtype == bool
+    torch.testing.assert_close(codes[0], generate(model, prompts, 10)[:, -10:])  # adding 0 changes nothing
+    torch.testing.assert_close(codes[2], codes[0])
+    assert not torch.equal(codes[1], codes[0])
+    whole = codes_to_text(torch.cat([prompts[1], codes[1, 1]]))
+    np.testing.assert_array_equal(labels[1, 1], char_properties(whole, partial=True)[-10:])
+    with pytest.raises(ValueError, match="additions must be"):
+        steered_properties(model, model.blocks[1], prompts, additions[0], 10)
+
+
+def test_a_token_has_the_properties_most_of_its_characters_have():
+    properties = np.zeros((6, len(PROPERTIES)), dtype=bool)
+    properties[[0, 1, 4], 0] = True  # tokens of 3, 1 and 2 characters: 2 of 3, 0 of 1, 1 of 2
+    properties[3, 1] = True
+    np.testing.assert_array_equal(token_properties([3, 1, 2], properties)[:, :2],
+                                  [[True, False], [False, True], [False, False]])
+    for lengths in ([3, 1, 1], [3, 0, 3], []):
+        with pytest.raises(ValueError, match="token_lengths"):
+            token_properties(lengths, properties)
+
+
 def test_spread_windows_come_from_across_the_text():
     tokens = torch.arange(1000)
     properties = np.arange(1000)[:, None] % 2 == 0
@@ -257,14 +347,19 @@ def test_notebook_08s_gpt2_cell_runs_on_a_tiny_random_gpt2(monkeypatch, capsys):
     corpus = corpus._replace(train=corpus.train[:20_000], held_out=corpus.held_out[:4_000])
     namespace = dict(math=math, torch=torch, DEVICE=torch.device("cpu"), corpus=corpus, codes_to_text=codes_to_text,
                      collect=collect, splice=splice, bits_per_char=bits_per_char, train_sae=train_sae,
-                     SparseAutoencoder=SparseAutoencoder, TopK=TopK, STANDARD=STANDARD)
+                     SparseAutoencoder=SparseAutoencoder, TopK=TopK, STANDARD=STANDARD, PROPERTIES=PROPERTIES,
+                     comment=PROPERTIES.index("comment"), token_properties=token_properties,
+                     best_direction_scores=best_direction_scores, truth_shares=truth_shares)
     exec(compile(ast.Module(body=cell.body, type_ignores=[]), "08 GPT-2 cell", "exec"), namespace)
     printed = capsys.readouterr().out
     bits = namespace["gpt2_bits"]
     assert set(bits) == {"model", "SAE", "zero", "mean"} and "against zero-ablation" in printed
     assert 5 < bits["model"] < 9  # a random model: about log2(128) = 7 bits per token
     assert namespace["gpt2_latents"].shape == (len(namespace["gpt2_train"]) // 128 * 128, 128)
-    assert len(printed.splitlines()) == 4  # the losses, then the top contexts of three latents
+    assert len(printed.splitlines()) == 3  # the losses, the comment latent's truth line, its top contexts
+    truth = namespace["gpt2_truth"]  # one token per character here: the characters' own labels
+    np.testing.assert_array_equal(truth, corpus.train_properties[: len(truth)])
+    assert "GPT-2's comment latent" in printed and "comment" in printed.splitlines()[1]
 
 
 def test_load_corpus_labels_are_char_properties_of_the_first_training_module():

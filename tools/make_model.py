@@ -43,7 +43,7 @@ from sae_helpers.language_model import (
     load_model,
     ngram_bits_per_char,
 )
-from sae_helpers.metrics import fvu
+from sae_helpers.metrics import ACTIVE_THRESHOLD, fvu
 from sae_helpers.model import STANDARD, SparseAutoencoder, TopK
 from sae_helpers.train import train_sae
 
@@ -215,7 +215,7 @@ def train_saes(widths, k, n_epochs, lr, lr_decay, batch_size, seed, device="cpu"
                             lr_decay=lr_decay)
         with torch.no_grad():
             held_out_fvu = fvu(held_out, sae(held_out).x_recon)
-            fires = sum((sae.encode(chunk) > 0).any(dim=0) for chunk in x.split(65536))
+            fires = sum((sae.encode(chunk) > ACTIVE_THRESHOLD).any(dim=0) for chunk in x.split(65536))
         save_sae(sae, scale, ASSETS / SAE_FOLDER.format(width=width),
                  dict(model_name="char_transformer", hook_name=f"blocks.{SAE_LAYER - 1}", seed=seed,
                       n_epochs=n_epochs, lr=lr, batch_size=batch_size, training_positions=len(x)))
