@@ -104,8 +104,8 @@ def char_properties(source, partial=False):
 
 def token_properties(token_lengths, properties):
     """Per-token labels from per-character ones, for a tokenizer that cuts the text into
-    consecutive pieces (GPT-2's on ASCII text): a token has a property if most of its characters
-    have it. token_lengths (n_tokens,) characters per token, properties (n_chars, 7) bool ->
+    consecutive pieces (GPT-2's on ASCII text): a token has a property if more than half of its
+    characters have it. token_lengths (n_tokens,) characters per token, properties (n_chars, 7) bool ->
     (n_tokens, 7) bool."""
     lengths, properties = np.asarray(token_lengths), np.asarray(properties)
     if lengths.ndim != 1 or len(lengths) == 0 or lengths.min() < 1 or lengths.sum() != len(properties):
