@@ -180,11 +180,11 @@ def linear_probe(train_activations, train_labels, l2=1e-3, max_iter=200, k=None)
     return probe
 
 
-def probe_scores(train_activations, train_labels, test_activations, test_labels, k=None):
+def probe_scores(train_activations, train_labels, test_activations, test_labels, k=None, l2=1e-3):
     """The linear-probe reference (or with `k`, the k-sparse probe's scores): each property's
     probe logit as its one direction, its threshold chosen on the training samples like any
     other direction's."""
-    probe = linear_probe(train_activations, train_labels, k=k)
+    probe = linear_probe(train_activations, train_labels, l2=l2, k=k)
     train_logits, test_logits = probe(train_activations), probe(test_activations)
     n = train_logits.shape[1]
     scores = [best_direction_scores(train_logits[:, [p]], train_labels[:, [p]], test_logits[:, [p]],

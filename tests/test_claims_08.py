@@ -103,7 +103,7 @@ def test_a_penalty_chosen_per_property_on_held_out_windows_changes_the_reference
     # the notebook's reference probe (section 3) uses l2 = 1e-3 for every property; choose it per
     # property instead, by F1 on a quarter of the training windows held out from the fit
     from sae_helpers.language_model import spread_windows
-    from sae_helpers.scoring import linear_probe
+    from sae_helpers.scoring import probe_scores
 
     corpus, model = load_corpus(), load_model(torch.float64)
     tokens, labels = spread_windows(corpus.train, corpus.train_properties, 256, model.context)
@@ -112,18 +112,10 @@ def test_a_penalty_chosen_per_property_on_held_out_windows_changes_the_reference
     held_out = collect(model, model.blocks[SAE_LAYER - 1], held_out_tokens, progress=False)
     windows = torch.arange(len(x)).view(-1, model.context)
     fit, validation = torch.cat([windows[0::4], windows[1::4], windows[2::4]]).flatten(), windows[3::4].flatten()
-
-    def f1_per_property(probe, train_x, train_labels, test_x, test_labels):
-        train_logits, test_logits = probe(train_x), probe(test_x)
-        return np.array([best_direction_scores(train_logits[:, [p]], train_labels[:, [p]], test_logits[:, [p]],
-                                               test_labels[:, [p]]).f1[0] for p in range(len(PROPERTIES))])
-
     penalties = [1e-5, 1e-4, 1e-3, 1e-2]
-    validation_f1 = [f1_per_property(linear_probe(x[fit], labels[fit], l2=l2), x[fit], labels[fit], x[validation],
-                                     labels[validation]) for l2 in penalties]
+    validation_f1 = [probe_scores(x[fit], labels[fit], x[validation], labels[validation], l2=l2).f1 for l2 in penalties]
     chosen = np.array(penalties)[np.argmax(validation_f1, axis=0)]
-    held_out_f1 = {l2: f1_per_property(linear_probe(x, labels, l2=l2), x, labels, held_out, held_out_labels)
-                   for l2 in set(chosen) | {1e-3}}
+    held_out_f1 = {l2: probe_scores(x, labels, held_out, held_out_labels, l2=l2).f1 for l2 in set(chosen) | {1e-3}}
     tuned = np.array([held_out_f1[l2][p] for p, l2 in enumerate(chosen)])
     print(f"penalties chosen {chosen}; held-out F1 tuned {np.round(tuned, 3)}, l2 = 1e-3 {np.round(held_out_f1[1e-3], 3)}")
     number = PROPERTIES.index("number")
