@@ -85,6 +85,7 @@ from sae_helpers.language_model import (
     SAE_LAYER,
     SAE_WIDTHS,
     bits_per_char,
+    code_line_starts,
     codes_to_text,
     collect,
     generate,
@@ -921,12 +922,19 @@ def nested_share(narrow, wide, p):
 
 SPLIT = ["string", "comment", "name", "indentation", "bracket"]  # number and keyword have too few precise latents
 pairs = [(narrow, wide) for i, narrow in enumerate(SHIPPED) for wide in SHIPPED[i + 1:]]
+
+
+def print_by_pair(title, table):
+    """A table of (a, b) per pair of widths (columns) and property (rows), — where None."""
+    print(title)
+    print(" " * 12 + "".join(f"{narrow.split(', ')[1] + ' → ' + wide.split(', ')[1]:>15s}" for narrow, wide in pairs))
+    for name in SPLIT:
+        print(f"{name:12s}" + "".join(f"{'—':>15s}" if table[pair, name] is None else
+                                      f"{table[pair, name][0]:8.2f} ({table[pair, name][1]:.2f})" for pair in pairs))
+
+
 nested = {(pair, name): nested_share(*pair, PROPERTIES.index(name)) for pair in pairs for name in SPLIT}
-print("share where a narrow precise latent fires too: wide precise latents (other wide latents)")
-print(" " * 12 + "".join(f"{narrow.split(', ')[1] + ' → ' + wide.split(', ')[1]:>15s}" for narrow, wide in pairs))
-for name in SPLIT:
-    print(f"{name:12s}" + "".join(f"{'—':>15s}" if nested[pair, name] is None else
-                                  f"{nested[pair, name][0]:8.2f} ({nested[pair, name][1]:.2f})" for pair in pairs))
+print_by_pair("share where a narrow precise latent fires too: wide precise latents (other wide latents)", nested)
 
 # %% [markdown]
 # (—: the 256-latent SAE has no precise latent for name or indentation.) In every pair of
@@ -959,19 +967,17 @@ def divided_share(narrow, wide, p):
     narrow_fires = fires[narrow][1][has][:, precise_for(fires[narrow][0], p)].astype(np.float32)
     wide_fires = fires[wide][1][has][:, precise_for(fires[wide][0], p)].astype(np.float32)
     fired = narrow_fires.sum(axis=0)
-    if not wide_fires.shape[1] or not (fired >= 5).any():
+    enough = fired >= 5
+    if not wide_fires.shape[1] or not enough.any():
         return None
     best = (narrow_fires.T @ wide_fires).max(axis=1) / np.maximum(fired, 1)  # counts: exact in float32
     union = narrow_fires.T @ wide_fires.any(axis=1).astype(np.float32) / np.maximum(fired, 1)
-    return float(np.median(best[fired >= 5])), float(np.median(union[fired >= 5]))
+    return float(np.median(best[enough])), float(np.median(union[enough]))
 
 
 divided = {(pair, name): divided_share(*pair, PROPERTIES.index(name)) for pair in pairs for name in SPLIT}
-print("of a narrow precise latent's characters: the best single wide precise latent covers (all of them)")
-print(" " * 12 + "".join(f"{narrow.split(', ')[1] + ' → ' + wide.split(', ')[1]:>15s}" for narrow, wide in pairs))
-for name in SPLIT:
-    print(f"{name:12s}" + "".join(f"{'—':>15s}" if divided[pair, name] is None else
-                                  f"{divided[pair, name][0]:8.2f} ({divided[pair, name][1]:.2f})" for pair in pairs))
+print_by_pair("of a narrow precise latent's characters: the best single wide precise latent covers (all of them)",
+              divided)
 
 # %% [markdown]
 # Comment and bracket split: a narrow precise latent's characters are spread over several wide
@@ -1144,11 +1150,7 @@ for name in SHIPPED[2:]:  # wide: it costs nothing there
 # one sample suggests, the prompt whose share changed most with the comment latent.
 
 # %%
-codes = corpus.held_out.numpy()
-line_starts = np.flatnonzero(codes[:-1] == ord("\n")) + 1
-is_code = ~np.isin(codes[line_starts], [ord(c) for c in " \n#"])  # not indented, blank or a comment
-outside = ~corpus.held_out_properties[line_starts][:, [string, column["bracket"]]].any(axis=1)
-code_lines = line_starts[is_code & outside & (line_starts + 64 <= len(codes))]
+code_lines = code_line_starts(corpus.held_out, corpus.held_out_properties, 64)
 picked = code_lines[np.linspace(0, len(code_lines) - 1, 32).round().astype(int)]  # spread over the modules
 prompts = torch.stack([corpus.held_out[i:i + 64] for i in picked])
 

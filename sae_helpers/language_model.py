@@ -336,12 +336,24 @@ def generate(model, prompt, n_chars):
     tokens = text_to_codes(prompt)[None] if isinstance(prompt, str) else torch.as_tensor(prompt)
     if tokens.shape[1] + check_positive_int(n_chars, "n_chars") > model.context:
         raise ValueError(f"prompt ({tokens.shape[1]}) and n_chars ({n_chars}) must fit in the context, {model.context}")
-    tokens, cache, new = tokens.to(device), KeyValueCache(model.context), tokens.to(device)
+    tokens = new = tokens.to(device)
+    cache = KeyValueCache(model.context)
     with torch.no_grad():
         for _ in range(n_chars):
             new = model(new, cache)[:, -1].argmax(dim=-1, keepdim=True)
             tokens = torch.cat([tokens, new], dim=1)
     return codes_to_text(tokens[0]) if isinstance(prompt, str) else tokens.cpu()
+
+
+def code_line_starts(tokens, properties, length):
+    """The positions after a newline in `tokens` (n,), with their `properties` (n, 7), where a
+    line of module-level code starts: not indented, not blank, not a comment, not inside a string
+    or brackets, and followed by at least `length` characters (steering's prompts start there)."""
+    codes, properties = torch.as_tensor(tokens).numpy(), np.asarray(properties)
+    starts = np.flatnonzero(codes[:-1] == ord("\n")) + 1
+    is_code = ~np.isin(codes[starts], [ord(c) for c in " \n#"])
+    outside = ~properties[starts][:, [PROPERTIES.index("string"), PROPERTIES.index("bracket")]].any(axis=1)
+    return starts[is_code & outside & (starts + length <= len(codes))]
 
 
 def steered_properties(model, module, prompts, additions, n_chars):

@@ -56,16 +56,11 @@ def test_every_shipped_sae_has_a_comment_latent_that_no_seed_of_random_direction
 
 def test_steering_by_every_comment_latent_writes_more_comments_than_most_other_vectors_of_its_size(data):
     # the notebook's steering (section 9) on 3 other sets of 64 prompts, at every width
-    from sae_helpers.language_model import steered_properties
+    from sae_helpers.language_model import code_line_starts, steered_properties
 
     (fit, held_out), _, _, _, _ = data
     corpus, model = load_corpus(), load_model(torch.float64)
-    codes = corpus.held_out.numpy()
-    line_starts = np.flatnonzero(codes[:-1] == ord("\n")) + 1
-    string_or_bracket = [PROPERTIES.index("string"), PROPERTIES.index("bracket")]
-    outside = ~corpus.held_out_properties[line_starts][:, string_or_bracket].any(axis=1)
-    code_lines = line_starts[~np.isin(codes[line_starts], [ord(c) for c in " \n#"]) & outside
-                             & (line_starts + 64 <= len(codes))]
+    code_lines = code_line_starts(corpus.held_out, corpus.held_out_properties, 64)
     latents, others, scales = [], [], []
     for width in SAE_WIDTHS:
         sae, scale = load_sae(width)

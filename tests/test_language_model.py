@@ -15,6 +15,7 @@ from sae_helpers.language_model import (
     _asset,
     bits_per_char,
     char_properties,
+    code_line_starts,
     codes_to_text,
     collect,
     generate,
@@ -270,6 +271,13 @@ def test_steered_properties_adds_each_vector_to_every_row_of_its_prompts(model):
     np.testing.assert_array_equal(labels[1, 1], char_properties(whole, partial=True)[-10:])
     with pytest.raises(ValueError, match="additions must be"):
         steered_properties(model, model.blocks[1], prompts, additions[0], 10)
+
+
+def test_code_line_starts_are_the_lines_of_module_level_code():
+    source = 'import os\n    x = 1\n# c\n\ndef f(\n  a)\nclass C: """\nB\n"""\ny = 2\n'
+    starts = code_line_starts(text_to_codes(source), char_properties(source), 3)
+    assert [source[i:i + 3] for i in starts] == ["def", "cla", "y ="]  # not "B": inside a string
+    assert list(code_line_starts(text_to_codes(source), char_properties(source), 7)) == list(starts[:2])
 
 
 def test_a_token_has_the_properties_most_of_its_characters_have():
